@@ -1,0 +1,42 @@
+# Thin wrappers over CMake presets (see CMakePresets.json). PRESET=release|debug|asan|tsan.
+PRESET ?= release
+BUILD := build/$(PRESET)
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup configure build test unit integration demo demo-offline bench format clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+configure: setup
+	@test -f $(BUILD)/build.ninja || cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Unit and integration tests (the integration tests start their own FerretDB).
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+integration: build
+	@cd $(BUILD) && ctest --output-on-failure -L integration
+
+demo: build
+	@$(BUILD)/health-analytics demo $(DEMO_ARGS)
+
+demo-offline: build
+	@scripts/demo-offline $(BUILD)/health-analytics
+
+bench: build
+	@$(BUILD)/ha_bench
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')
+
+clean:
+	@rm -rf build
