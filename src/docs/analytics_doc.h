@@ -1,0 +1,54 @@
+// Encoding analytics documents (analytics spec section 4) and fingerprinting their visible
+// content so the writer can skip writes that change nothing.
+#pragma once
+
+#include <bson/bson.h>
+
+#include <cstdint>
+#include <string>
+
+#include "analytics/kernel.h"
+#include "core/object_id.h"
+#include "core/time.h"
+#include "docs/bson_doc.h"
+
+namespace ha {
+
+// What a write adds beyond the kernel's result.
+struct WriteStamp {
+  Instant calculated_at = 0;           // the batch clock, ms precision
+  int result_ttl_days = 90;            // RESULT_TTL_DAYS: expiresAt = calculatedAt + this
+  std::string spark_job_id;            // metadata.sparkJobId, "health-analytics:<batchId>"
+  int32_t processing_duration_ms = 0;  // metadata.processingDurationMs
+};
+
+// Appends to `out`, in this order: userId, metricType, timeRange, analytics{...},
+// historicalData, asOfDate, calculatedAt, expiresAt, metadata{sparkJobId, processingDurationMs,
+// dataPointsProcessed, sparkVersion}, updatedAt, for range `range_index` (0..2 = 7day, 30day,
+// 90day) of `m`. These are the fields every write sets ($set of an upsert); createdAt, __v and
+// _id are the writer's business on insert. Numbers in analytics and historicalData are BSON
+// doubles except streakDays, longestStreak and dataPointsCount (int32); instants are Dates;
+// analytics.anomalyDetails is present only when anomalyDetected (detectedAt = calculatedAt).
+// No rounding. Never fails.
+void AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                           int range_index, const WriteStamp& s);
+
+// Appends a whole analytics document without _id, in the spec's section 4 order: the fields of
+// AppendAnalyticsFields with createdAt (= calculatedAt) between metadata and updatedAt, then
+// __v (int32 0). This is what `compute` prints. `out` should be empty.
+void AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                             int range_index, const WriteStamp& s);
+
+// AppendAnalyticsDocument into a new document.
+BsonDoc EncodeAnalyticsDocument(const ObjectId& user, const MetricAnalytics& m, int range_index,
+                                const WriteStamp& s);
+
+// A 64-bit fingerprint of what a reader of an analytics document sees change: userId,
+// metricType, timeRange, analytics (without anomalyDetails.detectedAt), historicalData and
+// asOfDate — keys, BSON types and values. Ignores _id, calculatedAt, expiresAt, updatedAt,
+// metadata, createdAt, __v and any unknown top-level field, and the position of the top-level
+// fields. Equal for a freshly encoded document and the same document read back from MongoDB;
+// different (except with probability ~2^-64) when any covered value or type differs.
+uint64_t DeterministicDigest(const bson_t* analytics_doc);
+
+}  // namespace ha
