@@ -26,6 +26,13 @@ struct ObjectId {
 
   // The lowest possible id (all zero bytes), used to resume "at or after" an instant.
   static ObjectId Min() { return {}; }
+
+  // The highest possible id (all 0xff bytes), used to resume "strictly after" an instant.
+  static ObjectId Max() {
+    ObjectId id;
+    id.bytes.fill(0xff);
+    return id;
+  }
 };
 
 struct ObjectIdHash {
