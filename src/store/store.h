@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "analytics/kernel.h"
+#include "core/cursor.h"
 #include "core/object_id.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -35,11 +36,6 @@ struct StoreOptions {
   int server_selection_timeout_ms = 30000;
 };
 
-// A position in the (updatedAt, _id) order of the source collection.
-struct Cursor {
-  Instant updated_at = 0;
-  ObjectId id;
-};
 
 // One document version seen by the poll: what the dead-letter log and the planner need.
 struct ChangedVersion {
