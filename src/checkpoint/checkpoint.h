@@ -35,22 +35,14 @@
 #include <optional>
 #include <string>
 
+#include "core/cursor.h"
 #include "core/object_id.h"
 #include "core/status.h"
 #include "core/time.h"
 
 namespace ha {
 
-// A position in (updatedAt, _id) order: the last document a batch processed. The next batch
-// reads the documents strictly after it. With id == ObjectId::Min() it means "everything with
-// updatedAt >= updated_at" (drivers never generate the all-zero _id).
-struct Cursor {
-  Instant updated_at = 0;
-  ObjectId id;
-
-  auto operator<=>(const Cursor&) const = default;
-  bool operator==(const Cursor&) const = default;
-};
+// Cursor (core/cursor.h): a position in (updatedAt, _id) order.
 
 // Why Load() chose its cursor; for the batch log, `checkpoint show` and `doctor`.
 enum class ResumeFrom {
