@@ -125,6 +125,8 @@ bool ChangedFromDoc(const bson_t* doc, const AnalyticsOptions& options, ChangedV
   if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
     return false;
   out->updated_at = bson_iter_date_time(&it);
+  if (bson_iter_init_find(&it, doc, "userId") && BSON_ITER_HOLDS_OID(&it))
+    out->user = FromOid(bson_iter_oid(&it));
   DecodeHealthMetric(doc, options, &out->decoded);
   return true;
 }

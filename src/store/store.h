@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -41,6 +42,7 @@ struct StoreOptions {
 struct ChangedVersion {
   ObjectId id;
   Instant updated_at = 0;
+  std::optional<ObjectId> user;  // userId when it is an ObjectId
   DecodedHealthMetric decoded;  // userId, date, metrics (the poll's projection), decoded
 };
 

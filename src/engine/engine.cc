@@ -1,0 +1,425 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "docs/analytics_doc.h"
+
+namespace ha {
+namespace {
+
+using Key = std::pair<Metric, TimeRange>;
+
+// One user's planned writes and what they amount to.
+struct UserPlan {
+  std::vector<AnalyticsWrite> writes;
+  int64_t computed = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0;
+  std::vector<Metric> overflow;
+};
+
+// Plans the writes that make the stored documents of `user` equal to `result`.
+UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
+                  std::span<const ExistingAnalytics> existing, const WriteStamp& stamp) {
+  UserPlan plan;
+  plan.overflow = result.overflow;
+  std::map<Key, std::vector<const ExistingAnalytics*>> by_key;
+  for (const ExistingAnalytics& e : existing) by_key[{e.metric, e.range}].push_back(&e);
+  for (auto& [key, docs] : by_key)
+    std::sort(docs.begin(), docs.end(), [](auto* a, auto* b) { return a->id < b->id; });
+
+  auto del = [&](const ExistingAnalytics* e) {
+    AnalyticsWrite w;
+    w.kind = AnalyticsWrite::Kind::kDelete;
+    w.user = user;
+    w.id = e->id;
+    plan.writes.push_back(std::move(w));
+    ++plan.deleted;
+  };
+
+  std::array<bool, kMetricCount> keep{};
+  for (Metric m : result.overflow) keep[static_cast<int>(m)] = true;  // left as they are
+  for (const MetricAnalytics& m : result.metrics) {
+    keep[static_cast<int>(m.metric)] = true;
+    for (int r = 0; r < kRangeCount; ++r) {
+      ++plan.computed;
+      BsonDoc fields;
+      AppendAnalyticsFields(fields.get(), user, m, r, stamp);
+      auto it = by_key.find({m.metric, static_cast<TimeRange>(r)});
+      if (it == by_key.end() || it->second.empty()) {
+        AnalyticsWrite w;
+        w.kind = AnalyticsWrite::Kind::kInsert;
+        w.user = user;
+        w.body = EncodeAnalyticsDocument(user, m, r, stamp);
+        plan.writes.push_back(std::move(w));
+        ++plan.inserted;
+        continue;
+      }
+      const ExistingAnalytics* first = it->second.front();
+      if (first->digest == DeterministicDigest(fields.get())) {
+        ++plan.unchanged;
+      } else {
+        AnalyticsWrite w;
+        w.kind = AnalyticsWrite::Kind::kUpdate;
+        w.user = user;
+        w.id = first->id;
+        w.body = std::move(fields);
+        plan.writes.push_back(std::move(w));
+        ++plan.updated;
+      }
+      // Several documents share the key (the old model allowed it): keep one.
+      for (size_t i = 1; i < it->second.size(); ++i) del(it->second[i]);
+    }
+  }
+  // Metrics with no observation left in the horizon: their documents go.
+  for (auto& [key, docs] : by_key)
+    if (!keep[static_cast<int>(key.first)])
+      for (const ExistingAnalytics* e : docs) del(e);
+  return plan;
+}
+
+struct RecomputeProgress {
+  std::optional<Day> day;
+  std::optional<ObjectId> after;
+};
+
+RecomputeProgress ParseProgress(const std::string& text) {
+  RecomputeProgress p;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return p;
+  if (j.contains("day") && j["day"].is_number_integer()) p.day = j["day"].get<Day>();
+  if (j.contains("after") && j["after"].is_string())
+    p.after = ObjectId::FromHex(j["after"].get<std::string>());
+  return p;
+}
+
+std::string FormatProgress(Day day, const std::optional<ObjectId>& after) {
+  nlohmann::json j;
+  j["day"] = day;
+  j["after"] = after ? nlohmann::json(after->ToHex()) : nlohmann::json(nullptr);
+  return j.dump();
+}
+
+}  // namespace
+
+Engine::Engine(Store& store, CheckpointStore& checkpoint, DeadLetterLog& dead_letters,
+               const EngineOptions& options)
+    : store_(store), checkpoint_(checkpoint), dead_letters_(dead_letters), options_(options) {}
+
+void Engine::DeadLetterVersion(const ChangedVersion& v, Instant /*now*/, int64_t batch_id,
+                               int64_t* count) {
+  for (const FieldIssue& issue : v.decoded.issues) {
+    DeadLetter l;
+    l.recorded_at = NowMillis();
+    l.batch_id = batch_id;
+    l.doc_id = v.decoded.doc_id;
+    l.user_id = v.decoded.user_id;
+    l.updated_at = v.updated_at;
+    l.field = issue.field;
+    l.reason = issue.reason;
+    l.value_json = issue.value_json;
+    if (dead_letters_.Record(l)) ++*count;
+  }
+}
+
+Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
+                            UserWork* work) {
+  if (users.empty()) return Status::Ok();
+  const Instant wall_start = NowMillis();
+  const Day today = DayOf(now);
+  const Day from = today - options_.analytics.history_days + 1;
+
+  std::unordered_map<ObjectId, Goals, ObjectIdHash> goals;
+  std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash> history;
+  std::vector<ExistingAnalytics> existing;
+  if (Status st = store_.ReadGoals(users, &goals); !st.ok()) return st;
+  if (Status st = store_.ReadHistory(users, from, today, options_.analytics, &history); !st.ok())
+    return st;
+  if (Status st = store_.ReadAnalytics(users, &existing); !st.ok()) return st;
+  std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash> existing_by_user;
+  for (const ExistingAnalytics& e : existing) existing_by_user[e.user].push_back(e);
+
+  WriteStamp stamp;
+  stamp.calculated_at = now;
+  stamp.result_ttl_days = options_.result_ttl_days;
+  stamp.spark_job_id = fmt::format("health-analytics:{}", batch_id);
+
+  // Compute and plan in parallel, partitioned by user.
+  std::vector<UserAnalytics> results(users.size());
+  std::vector<UserPlan> plans(users.size());
+  static const std::vector<DayRecord> kNoHistory;
+  static const std::vector<ExistingAnalytics> kNoExisting;
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < users.size();) {
+      const ObjectId& u = users[i];
+      auto h = history.find(u);
+      auto e = existing_by_user.find(u);
+      results[i] = ComputeUser(h == history.end() ? kNoHistory : h->second, goals[u], today,
+                               options_.analytics);
+      WriteStamp s = stamp;
+      s.processing_duration_ms = static_cast<int32_t>(NowMillis() - wall_start);
+      plans[i] = PlanUser(u, results[i], e == existing_by_user.end() ? kNoExisting : e->second, s);
+    }
+  };
+  const int threads =
+      std::max(1, std::min<int>(options_.worker_threads, static_cast<int>(users.size() / 16)));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  if (stop_.load()) return {StatusCode::kFailedPrecondition, "stopping: batch abandoned before writing"};
+
+  std::vector<AnalyticsWrite> writes;
+  for (UserPlan& p : plans)
+    for (AnalyticsWrite& w : p.writes) writes.push_back(std::move(w));
+  WriteCounts counts;
+  Status st = store_.Write(writes, &counts);
+  std::vector<bool> failed(users.size(), false);
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kUnavailable) return st;
+    // Something in the chunk was refused: redo user by user from a fresh read of their keys,
+    // so one bad user cannot hold back the others.
+    for (size_t i = 0; i < users.size(); ++i) {
+      Status user_status;
+      for (int attempt = 0; attempt < options_.write_attempts; ++attempt) {
+        std::vector<ExistingAnalytics> mine;
+        user_status = store_.ReadAnalytics(users.subspan(i, 1), &mine);
+        if (user_status.ok()) {
+          plans[i] = PlanUser(users[i], results[i], mine, stamp);
+          WriteCounts c;
+          user_status = store_.Write(plans[i].writes, &c);
+        }
+        if (user_status.ok() || user_status.code() == StatusCode::kUnavailable) break;
+      }
+      if (user_status.code() == StatusCode::kUnavailable) return user_status;
+      if (!user_status.ok()) {
+        failed[i] = true;
+        DeadLetter l;
+        l.recorded_at = NowMillis();
+        l.batch_id = batch_id;
+        l.user_id = users[i].ToHex();
+        l.field = "user";
+        l.reason = "write-failed";
+        l.value_json = nlohmann::json(user_status.message()).dump();
+        if (dead_letters_.Record(l)) ++work->dead_letters;
+      }
+    }
+  }
+  for (size_t i = 0; i < users.size(); ++i) {
+    for (Metric m : plans[i].overflow) {
+      DeadLetter l;
+      l.recorded_at = NowMillis();
+      l.batch_id = batch_id;
+      l.user_id = users[i].ToHex();
+      l.field = fmt::format("metrics.{}", InfoOf(m).name);
+      l.reason = "overflow";
+      l.value_json = "null";
+      if (dead_letters_.Record(l)) ++work->dead_letters;
+    }
+    if (failed[i]) continue;
+    work->computed += plans[i].computed;
+    work->inserted += plans[i].inserted;
+    work->updated += plans[i].updated;
+    work->deleted += plans[i].deleted;
+    work->unchanged += plans[i].unchanged;
+  }
+  work->users += static_cast<int64_t>(users.size());
+  return Status::Ok();
+}
+
+Status Engine::RecomputeUsers(std::span<const ObjectId> users, Instant now, int64_t batch_id,
+                              UserWork* work) {
+  for (size_t i = 0; i < users.size(); i += options_.users_per_chunk) {
+    const size_t n = std::min(options_.users_per_chunk, users.size() - i);
+    if (Status st = ProcessChunk(users.subspan(i, n), now, batch_id, work); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status Engine::RecomputeAll(Instant now, int64_t batch_id, UserWork* work) {
+  const Day today = DayOf(now);
+  std::vector<ObjectId> users;
+  if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today, &users);
+      !st.ok())
+    return st;
+  return RecomputeUsers(users, now, batch_id, work);
+}
+
+Status Engine::DailyRecompute(Instant now, int64_t batch_id, const CheckpointState& state,
+                              bool finish, UserWork* work, bool* unfinished) {
+  const Day today = DayOf(now);
+  RecomputeProgress progress = ParseProgress(state.recompute_progress);
+  std::optional<ObjectId> after = progress.day == today ? progress.after : std::nullopt;
+
+  if (!after) {
+    // Where the server has no TTL index (FerretDB), expired documents go here.
+    if (!has_ttl_) {
+      auto ttl = store_.HasTtlIndex();
+      if (!ttl.ok()) return ttl.status();
+      has_ttl_ = *ttl;
+    }
+    if (!*has_ttl_) {
+      auto n = store_.DeleteExpired(now);
+      if (!n.ok()) return n.status();
+    }
+  }
+  std::vector<ObjectId> users;
+  if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today, &users);
+      !st.ok())
+    return st;
+  auto begin = after ? std::upper_bound(users.begin(), users.end(), *after) : users.begin();
+  size_t budget = finish ? users.size() : options_.recompute_users_per_batch;
+  for (auto it = begin; it != users.end();) {
+    if (budget == 0) {
+      *unfinished = true;
+      return Status::Ok();
+    }
+    const size_t n = std::min<size_t>({options_.users_per_chunk, budget,
+                                       static_cast<size_t>(users.end() - it)});
+    std::span<const ObjectId> chunk(&*it, n);
+    UserWork w;
+    if (Status st = ProcessChunk(chunk, now, batch_id, &w); !st.ok()) return st;
+    work->users += w.users;
+    work->computed += w.computed;
+    work->inserted += w.inserted;
+    work->updated += w.updated;
+    work->deleted += w.deleted;
+    work->unchanged += w.unchanged;
+    work->dead_letters += w.dead_letters;
+    it += static_cast<std::ptrdiff_t>(n);
+    budget -= n;
+    const bool done = it == users.end();
+    ProgressUpdate update;
+    update.last_recompute_day = done ? std::optional<Day>(today) : state.last_recompute_day;
+    update.recompute_progress = done ? "" : FormatProgress(today, chunk.back());
+    if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return st;
+  }
+  if (begin == users.end()) {  // nothing was left to do: the pass is complete
+    ProgressUpdate update;
+    update.last_recompute_day = today;
+    if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return st;
+  }
+  *unfinished = false;
+  return Status::Ok();
+}
+
+Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
+  BatchReport report;
+  report.start_time = NowMillis();
+  report.clock = now;
+  last_error_code_ = StatusCode::kOk;
+  auto fail = [&](const Status& st) -> Result<BatchReport> {
+    report.failed = true;
+    report.errors.push_back(st.message());
+    report.end_time = NowMillis();
+    last_error_code_ = st.code();
+    return report;
+  };
+
+  auto loaded = checkpoint_.Load();
+  if (!loaded.ok()) {
+    if (loaded.status().code() == StatusCode::kInvalidArgument) return loaded.status();
+    return fail(loaded.status());
+  }
+  CheckpointState state = std::move(loaded).value();
+  report.batch_id = state.next_batch_id;
+  report.watermark_from = state.watermark ? FormatInstant(*state.watermark) : "";
+  if (state.operator_edited) seen_versions_.clear();
+
+  const Day today = DayOf(now);
+  const Cursor start_cursor = state.cursor.value_or(
+      Cursor{now - static_cast<int64_t>(options_.initial_lookback_days) * kMillisPerDay,
+             ObjectId::Min()});
+
+  // 1. The daily recompute, when the day changed (the first batch included).
+  UserWork recompute;
+  if (state.last_recompute_day != today) {
+    bool unfinished = false;
+    if (Status st = DailyRecompute(now, report.batch_id, state, finish_recompute, &recompute,
+                                   &unfinished);
+        !st.ok())
+      return fail(st);
+    report.more_pending = unfinished;
+    // Reload what DailyRecompute saved so the commit below keeps it.
+    auto reloaded = checkpoint_.Load();
+    if (!reloaded.ok()) return fail(reloaded.status());
+    state.last_recompute_day = reloaded->last_recompute_day;
+    state.recompute_progress = reloaded->recompute_progress;
+  }
+
+  // 2. The changed documents after the cursor, and the grace re-read behind it.
+  std::vector<ChangedVersion> changed;
+  if (Status st = store_.ReadChanges(start_cursor, options_.max_batch_docs, options_.analytics,
+                                     &changed);
+      !st.ok())
+    return fail(st);
+  std::vector<ChangedVersion> late;
+  if (state.watermark) {
+    const Instant from = *state.watermark - options_.late_data_grace_ms;
+    if (from < start_cursor.updated_at) {
+      Status st = store_.ReadVersions(
+          from, start_cursor.updated_at, 10'000, options_.analytics, [&](ChangedVersion&& v) {
+            if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) late.push_back(std::move(v));
+          });
+      if (!st.ok()) return fail(st);
+    }
+  }
+  report.records_processed = static_cast<int64_t>(changed.size() + late.size());
+
+  // 3. Dead letters and the affected users.
+  std::vector<ObjectId> users;
+  for (const auto* list : {&changed, &late})
+    for (const ChangedVersion& v : *list) {
+      DeadLetterVersion(v, now, report.batch_id, &report.dead_letters);
+      if (v.user) users.push_back(*v.user);
+    }
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+
+  // 4-6. Compute and write, chunk by chunk.
+  UserWork work;
+  if (Status st = RecomputeUsers(users, now, report.batch_id, &work); !st.ok()) return fail(st);
+
+  // 7. Commit.
+  CommitRequest commit;
+  commit.watermark_seen = state.watermark_seen;
+  commit.cursor = changed.empty() ? start_cursor
+                                  : Cursor{changed.back().updated_at, changed.back().id};
+  commit.batch_start = now;
+  commit.next_batch_id = report.batch_id + 1;
+  commit.last_recompute_day = state.last_recompute_day;
+  commit.recompute_progress = state.recompute_progress;
+  auto outcome = checkpoint_.Commit(commit);
+  if (!outcome.ok()) return fail(outcome.status());
+
+  for (const auto* list : {&changed, &late})
+    for (const ChangedVersion& v : *list) seen_versions_.insert(Cursor{v.updated_at, v.id});
+  const Instant horizon = outcome->watermark - options_.late_data_grace_ms;
+  seen_versions_.erase(seen_versions_.begin(),
+                       seen_versions_.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
+
+  report.watermark_to = FormatInstant(outcome->watermark);
+  report.more_pending =
+      report.more_pending || static_cast<int>(changed.size()) >= options_.max_batch_docs;
+  report.users_recomputed = work.users + recompute.users;
+  report.recompute_users = recompute.users;
+  report.analytics_computed = work.computed + recompute.computed;
+  report.analytics_inserted = work.inserted + recompute.inserted;
+  report.analytics_updated = work.updated + recompute.updated;
+  report.analytics_deleted = work.deleted + recompute.deleted;
+  report.analytics_unchanged = work.unchanged + recompute.unchanged;
+  report.analytics_written =
+      report.analytics_inserted + report.analytics_updated + report.analytics_deleted;
+  report.dead_letters += work.dead_letters + recompute.dead_letters;
+  report.end_time = NowMillis();
+  return report;
+}
+
+}  // namespace ha

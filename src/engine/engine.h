@@ -1,0 +1,96 @@
+// The batch: plan -> read -> compute -> write -> commit (engine spec section 2), and the
+// recompute of chosen users that the daily pass, `recompute` and the batch share.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "analytics/kernel.h"
+#include "checkpoint/checkpoint.h"
+#include "core/cursor.h"
+#include "core/status.h"
+#include "observe/batch_log.h"
+#include "observe/dead_letters.h"
+#include "store/store.h"
+
+namespace ha {
+
+// Every engine knob, with its default next to it.
+struct EngineOptions {
+  AnalyticsOptions analytics;
+  int initial_lookback_days = 30;       // INITIAL_LOOKBACK_DAYS
+  int64_t late_data_grace_ms = 10'000;  // LATE_DATA_GRACE_SECONDS
+  int max_batch_docs = 100'000;         // MAX_BATCH_DOCS
+  int result_ttl_days = 90;             // RESULT_TTL_DAYS
+  int worker_threads = 1;               // WORKER_THREADS
+  size_t users_per_chunk = 1000;        // affected users processed together
+  int write_attempts = 3;               // per user, before dead-lettering `write-failed`
+  // Daily-recompute users handled per batch of `run` before the normal batch (interleaving).
+  size_t recompute_users_per_batch = 5000;
+};
+
+// Users whose analytics the batch recomputes, and the counts of what was done to them.
+struct UserWork {
+  int64_t users = 0;
+  int64_t computed = 0;
+  int64_t inserted = 0;
+  int64_t updated = 0;
+  int64_t deleted = 0;
+  int64_t unchanged = 0;
+  int64_t dead_letters = 0;
+};
+
+class Engine {
+ public:
+  // The engine borrows everything; all must outlive it.
+  Engine(Store& store, CheckpointStore& checkpoint, DeadLetterLog& dead_letters,
+         const EngineOptions& options);
+
+  // Runs one batch at the batch clock `now` (engine spec section 2): the due part of the daily
+  // recompute (all of it when `finish_recompute`), then the changed documents since the
+  // checkpoint (at most MAX_BATCH_DOCS) and the grace re-read, then the commit.
+  // Returns the report (failed or not). A failed batch leaves the checkpoint untouched.
+  // `report.more_pending` says the next batch should start without waiting. Returns an error
+  // only for what must stop the engine: an unreadable checkpoint (kInvalidArgument).
+  // `last_error_code` tells whether a failed batch failed for want of a server.
+  Result<BatchReport> RunBatch(Instant now, bool finish_recompute);
+  StatusCode last_error_code() const { return last_error_code_; }
+
+  // Recomputes `users` now (engine spec: `recompute`), without touching the checkpoint.
+  Status RecomputeUsers(std::span<const ObjectId> users, Instant now, int64_t batch_id,
+                        UserWork* work);
+
+  // Recomputes every user with analytics or data in the horizon (the `recompute` command).
+  Status RecomputeAll(Instant now, int64_t batch_id, UserWork* work);
+
+  // Set from a signal handler: the batch in flight abandons before writing if it can.
+  void RequestStop() { stop_.store(true); }
+
+ private:
+  Status ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
+                      UserWork* work);
+  Status DailyRecompute(Instant now, int64_t batch_id, const CheckpointState& state,
+                        bool finish, UserWork* work, bool* unfinished);
+  void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id,
+                         int64_t* count);
+
+  Store& store_;
+  CheckpointStore& checkpoint_;
+  DeadLetterLog& dead_letters_;
+  EngineOptions options_;
+  std::atomic<bool> stop_{false};
+
+  // Versions (updatedAt, _id) already processed in the grace window; after a restart it is
+  // empty, so the window is treated as new (harmless).
+  std::set<Cursor> seen_versions_;
+  std::optional<bool> has_ttl_;
+  StatusCode last_error_code_ = StatusCode::kOk;
+};
+
+}  // namespace ha

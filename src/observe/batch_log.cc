@@ -1,0 +1,58 @@
+#include "observe/batch_log.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace ha {
+
+std::string BatchReportJson(const BatchReport& r) {
+  nlohmann::ordered_json j;
+  j["batch_id"] = r.batch_id;
+  j["start_time"] = FormatInstant(r.start_time);
+  j["end_time"] = FormatInstant(r.end_time);
+  j["batch_clock"] = FormatInstant(r.clock);
+  j["processing_time_ms"] = r.processing_time_ms();
+  j["records_processed"] = r.records_processed;
+  j["analytics_computed"] = r.analytics_computed;
+  j["analytics_written"] = r.analytics_written;
+  j["analytics_inserted"] = r.analytics_inserted;
+  j["analytics_updated"] = r.analytics_updated;
+  j["analytics_deleted"] = r.analytics_deleted;
+  j["analytics_unchanged"] = r.analytics_unchanged;
+  j["users_recomputed"] = r.users_recomputed;
+  j["recompute_users"] = r.recompute_users;
+  j["dead_letters"] = r.dead_letters;
+  j["watermark_from"] = r.watermark_from.empty() ? nlohmann::ordered_json(nullptr)
+                                                 : nlohmann::ordered_json(r.watermark_from);
+  j["watermark_to"] = r.watermark_to.empty() ? nlohmann::ordered_json(nullptr)
+                                             : nlohmann::ordered_json(r.watermark_to);
+  j["more_pending"] = r.more_pending;
+  j["status"] = r.failed ? "failed" : "completed";
+  if (r.failed) j["errors"] = r.errors;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Status BatchLog::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec)
+    return IoError("cannot create LOG_DIRECTORY " + dir_ + ": " + ec.message() +
+                   "; create it or point LOG_DIRECTORY at a writable folder");
+  return Status::Ok();
+}
+
+void BatchLog::Append(const BatchReport& report) {
+  std::ofstream out(dir_ + "/batch_logs_" + FormatYmd(report.start_time) + ".jsonl",
+                    std::ios::app);
+  out << BatchReportJson(report) << '\n';
+  out.flush();
+  if (!out && !warned_) {
+    warned_ = true;
+    std::fprintf(stderr, "health-analytics: cannot append to the batch log in %s\n",
+                 dir_.c_str());
+  }
+}
+
+}  // namespace ha

@@ -1,0 +1,52 @@
+// The batch log: LOG_DIRECTORY/batch_logs_<YYYYMMDD>.jsonl, one JSON object per batch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace ha {
+
+// What one batch did (engine spec section 7).
+struct BatchReport {
+  int64_t batch_id = 0;
+  Instant start_time = 0;  // wall clock
+  Instant end_time = 0;
+  Instant clock = 0;  // the batch clock (--now when frozen)
+  int64_t records_processed = 0;  // versions read by the poll (cursor read + new grace versions)
+  int64_t analytics_computed = 0;
+  int64_t analytics_written = 0;
+  int64_t analytics_inserted = 0;
+  int64_t analytics_updated = 0;
+  int64_t analytics_deleted = 0;
+  int64_t analytics_unchanged = 0;
+  int64_t users_recomputed = 0;
+  int64_t recompute_users = 0;  // of which by the daily recompute
+  int64_t dead_letters = 0;
+  std::string watermark_from;  // ISO-8601 or "" (none)
+  std::string watermark_to;
+  bool more_pending = false;  // the read hit MAX_BATCH_DOCS or the daily recompute is unfinished
+  bool failed = false;
+  std::vector<std::string> errors;
+
+  int64_t processing_time_ms() const { return end_time - start_time; }
+};
+
+std::string BatchReportJson(const BatchReport& r);
+
+// Appends reports to the day's file; never fails the batch (problems go to stderr once).
+class BatchLog {
+ public:
+  explicit BatchLog(std::string dir) : dir_(std::move(dir)) {}
+  Status Open();
+  void Append(const BatchReport& report);
+
+ private:
+  std::string dir_;
+  bool warned_ = false;
+};
+
+}  // namespace ha

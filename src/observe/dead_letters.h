@@ -1,0 +1,55 @@
+// The dead-letter log: DLQ_DIRECTORY/dead_letters_<YYYYMMDD>.jsonl (engine spec section 7).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace ha {
+
+struct DeadLetter {
+  Instant recorded_at = 0;
+  int64_t batch_id = 0;
+  std::string doc_id;   // 24-hex, or the value as found
+  std::string user_id;  // 24-hex, or the value as found
+  std::optional<Instant> updated_at;
+  std::string field;       // metrics.<name>, metrics, date, userId; or "user" for whole users
+  std::string reason;      // type, non-finite, range, wearable, missing, overflow, write-failed
+  std::string value_json;  // relaxed Extended JSON of the value ("null" when none)
+};
+
+// Appends dead letters, never twice for the same (doc_id, updated_at, field). Not thread-safe.
+class DeadLetterLog {
+ public:
+  explicit DeadLetterLog(std::string dir) : dir_(std::move(dir)) {}
+
+  // Creates the directory and reads the keys already written to the files of `now`'s UTC day
+  // and the day before, so a restart does not write them again. kIo when the directory cannot
+  // be created.
+  Status Open(Instant now);
+
+  // Appends `letter` unless its key was written before; returns whether it was written.
+  // A file that cannot be written is reported once on stderr and the letter is counted anyway.
+  bool Record(const DeadLetter& letter);
+
+  // Letters written by this process, by reason.
+  const std::map<std::string, int64_t>& counts_by_reason() const { return counts_; }
+  int64_t total() const { return total_; }
+
+  // One JSON line (no newline) of the log's format.
+  static std::string ToJsonLine(const DeadLetter& letter);
+
+ private:
+  std::string dir_;
+  std::unordered_set<std::string> seen_;
+  std::map<std::string, int64_t> counts_;
+  int64_t total_ = 0;
+  bool warned_ = false;
+};
+
+}  // namespace ha
