@@ -1,0 +1,58 @@
+// What every database command builds before it runs: configuration, logging, the store, the
+// checkpoint, the dead-letter and batch logs, and the engine.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "checkpoint/checkpoint.h"
+#include "cli/config.h"
+#include "core/status.h"
+#include "engine/engine.h"
+#include "observe/batch_log.h"
+#include "observe/dead_letters.h"
+#include "store/store.h"
+
+namespace CLI {
+class App;
+}
+
+namespace ha::cli {
+
+struct CommonFlags {
+  FlagValues flags;
+  std::string now_text;        // --now as given
+  std::optional<Instant> now;  // parsed by SetUpEngine
+};
+
+// Adds the configuration flags (and --now when `with_now`).
+void AddCommonFlags(CLI::App& app, CommonFlags* common, bool with_now);
+
+// Sets up spdlog from LOG_LEVEL and LOG_FORMAT (console lines in UTC, or one JSON object per
+// line).
+void SetUpLogging(const Config& config);
+
+struct EngineEnv {
+  Config config;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<CheckpointStore> checkpoint;
+  std::unique_ptr<DeadLetterLog> dead_letters;
+  std::unique_ptr<BatchLog> batch_log;
+  std::unique_ptr<Engine> engine;
+};
+
+// Loads and validates the configuration (MONGO_* required), parses --now, sets up logging and
+// builds everything. kInvalidArgument for a configuration problem (exit code 2).
+Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common);
+
+// Prints a setup error and returns its exit code (2).
+int ReportSetupError(const Status& status);
+
+// Creates the recommended indexes and logs each warning. False when the server is unreachable.
+bool CreateIndexesLogged(Store& store);
+
+// The engine's options from the configuration.
+EngineOptions EngineOptionsFrom(const Config& config);
+
+}  // namespace ha::cli
