@@ -30,7 +30,6 @@
 // `run` and `once`. `checkpoint reset` (ResetTo) runs without the lock.
 #pragma once
 
-#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -9,7 +9,6 @@
 // flock may not be enforced between hosts.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <utility>
 
