@@ -4,7 +4,6 @@
 #include <bson/bson.h>
 
 #include <cstdint>
-#include <functional>
 
 #include "core/time.h"
 
@@ -17,18 +16,27 @@ struct SeedOptions {
   Instant now = 0;    // the clock: no createdAt/updatedAt after it
 };
 
-// Calls on_user once per user (in user order) and, after each user, on_metric once per
-// healthmetrics document of that user (ascending by date). The documents are only valid during
-// the call. Users: _id, name, email, goals (absent for some users, partial or odd for others:
-// a string, a zero, a negative), createdAt, updatedAt, __v. Healthmetrics: _id, userId, date
+// Receives the generated documents. Each document is valid only during the call.
+class SeedSink {
+ public:
+  virtual ~SeedSink() = default;
+  virtual void OnUser(const bson_t* user) = 0;
+  virtual void OnMetric(const bson_t* metric) = 0;
+};
+
+// Calls sink->OnUser once per user (in user order) and, after each user, sink->OnMetric once per
+// healthmetrics document of that user (ascending by date), so that a caller can stream or
+// bulk-insert without holding everything in memory. Users: _id, name, email, goals (absent for
+// some users, partial or odd for others: a string, a zero, a negative, a null), createdAt,
+// updatedAt, __v. About 2% of users never log anything. Healthmetrics: _id, userId, date
 // (midnight UTC), metrics {steps, distance, calories, activeMinutes, heartPoints, weight,
-// sleepHours, hydration} with a weekly rhythm, missing days and fields, activity zeros, spikes,
-// a slow weight drift and a few invalid values (a string, a NaN, an out-of-range value, a
-// wearable heartRate), source (googlefit/manual/import), createdAt, updatedAt (a write time
-// on or after the day, never after `now`), __v. Deterministic: the same options give the same
-// documents on every platform (a fixed PRNG and plain arithmetic only).
-void GenerateSeedData(const SeedOptions& options,
-                      const std::function<void(const bson_t* user)>& on_user,
-                      const std::function<void(const bson_t* metric)>& on_metric);
+// sleepHours, hydration} with a weekly rhythm, missing days (and a few multi-day breaks),
+// missing and null fields, activity zeros, spikes, a slow weight drift and about 1% invalid
+// values (a string, a NaN, an out-of-range value, a wearable heartRate); numbers typed as the
+// upstream Node.js app stores them (int32 when whole, else double); source
+// (googlefit/manual/import), createdAt, updatedAt (a write time on the day or, for edits,
+// later, never after `now`), __v. Deterministic: the same options give the same documents on
+// every platform (a fixed PRNG and plain arithmetic only).
+void GenerateSeedData(const SeedOptions& options, SeedSink* sink);
 
 }  // namespace ha
