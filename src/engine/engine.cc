@@ -365,7 +365,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const Instant from = *state.watermark - options_.late_data_grace_ms;
     if (from < start_cursor.updated_at) {
       Status st = store_.ReadVersions(
-          from, start_cursor.updated_at, 10'000, options_.analytics, [&](ChangedVersion&& v) {
+          from, start_cursor, 10'000, options_.analytics, [&](ChangedVersion&& v) {
             if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) late.push_back(std::move(v));
           });
       if (!st.ok()) return fail(st);

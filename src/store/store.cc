@@ -284,14 +284,14 @@ Status Store::ReadChanges(const Cursor& after, int limit, const AnalyticsOptions
   });
 }
 
-Status Store::ReadVersions(Instant from_exclusive, Instant to_inclusive, int page_size,
+Status Store::ReadVersions(Instant from_exclusive, const Cursor& to_inclusive, int page_size,
                            const AnalyticsOptions& options,
                            const std::function<void(ChangedVersion&&)>& each) {
   Cursor after{from_exclusive, ObjectId::Max()};
   auto coll = impl_->Source();
   while (true) {
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-    AppendAfterFilter(&filter, after, &to_inclusive);
+    AppendAfterFilter(&filter, after, &to_inclusive.updated_at);
     AppendVersionProjection(&opts);
     AppendSortByCursor(&opts);
     bson_append_int64(&opts, "limit", -1, page_size);
@@ -299,13 +299,19 @@ Status Store::ReadVersions(Instant from_exclusive, Instant to_inclusive, int pag
     bson_destroy(&filter);
     bson_destroy(&opts);
     int n = 0;
+    bool past_end = false;
     Status st = Drain(cursor.get(), "re-read recent healthmetrics versions", [&](const bson_t* doc) {
       ChangedVersion v;
-      if (!ChangedFromDoc(doc, options, &v)) return;
+      if (past_end || !ChangedFromDoc(doc, options, &v)) return;
       ++n;
       after = {v.updated_at, v.id};
+      if (after > to_inclusive) {
+        past_end = true;  // ties after the cursor's _id: the cursor read's business
+        return;
+      }
       each(std::move(v));
     });
+    if (past_end) return st;
     if (!st.ok()) return st;
     if (n < page_size) return Status::Ok();
   }

@@ -89,10 +89,10 @@ class Store {
   Status ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
                      std::vector<ChangedVersion>* out);
 
-  // Calls `each` for every source version with updatedAt in (from, to] and a non-null userId,
-  // in (updatedAt, _id) order, reading pages of `page_size` (projection _id, userId, updatedAt,
-  // date, metrics).
-  Status ReadVersions(Instant from_exclusive, Instant to_inclusive, int page_size,
+  // Calls `each` for every source version with updatedAt after `from_exclusive` and a position
+  // at or before `to_inclusive` in (updatedAt, _id) order, and a non-null userId, in that
+  // order, reading pages of `page_size` (projection _id, userId, updatedAt, date, metrics).
+  Status ReadVersions(Instant from_exclusive, const Cursor& to_inclusive, int page_size,
                       const AnalyticsOptions& options,
                       const std::function<void(ChangedVersion&&)>& each);
 

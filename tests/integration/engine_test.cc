@@ -1,0 +1,387 @@
+// The engine against a real FerretDB server: each test asserts an outcome a user cares about.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/object_id.h"
+#include "core/time.h"
+#include "tests/integration/harness.h"
+
+namespace ha::testing {
+namespace {
+
+using nlohmann::json;
+
+// 2025-11-20T12:00:00Z: the frozen batch clock of these tests.
+const Instant kT = StartOf(DaysFromCivil(2025, 11, 20)) + 12 * 3'600'000LL;
+
+std::string Iso(Instant t) { return FormatInstant(t); }
+
+// Analytics documents keyed by (userId, metricType, timeRange), as canonical Extended JSON with
+// the fields that legitimately differ between runs removed: _id, metadata, and, when
+// `drop_times`, the write instants (calculatedAt, expiresAt, updatedAt, createdAt, detectedAt).
+std::map<std::string, std::string> Normalize(const std::vector<std::string>& canonical_lines,
+                                             bool drop_times) {
+  std::map<std::string, std::string> out;
+  for (const std::string& line : canonical_lines) {
+    json j = json::parse(line);
+    j.erase("_id");
+    j.erase("metadata");
+    if (drop_times) {
+      for (const char* f : {"calculatedAt", "expiresAt", "updatedAt", "createdAt"}) j.erase(f);
+      if (j["analytics"].contains("anomalyDetails"))
+        j["analytics"]["anomalyDetails"].erase("detectedAt");
+    }
+    const std::string key = j["userId"].dump() + "|" + j["metricType"].get<std::string>() + "|" +
+                            j["timeRange"].get<std::string>();
+    EXPECT_EQ(out.count(key), 0u) << "duplicate analytics key " << key;
+    out[key] = j.dump();
+  }
+  return out;
+}
+
+// Relaxed Extended JSON lines (compute's output) -> canonical lines, through libbson.
+std::vector<std::string> ToCanonical(const std::string& relaxed_lines) {
+  std::vector<std::string> out;
+  std::istringstream in(relaxed_lines);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    bson_error_t error;
+    bson_t* doc = bson_new_from_json(reinterpret_cast<const uint8_t*>(line.data()),
+                                     static_cast<ssize_t>(line.size()), &error);
+    EXPECT_NE(doc, nullptr) << error.message << " in " << line;
+    if (!doc) continue;
+    char* c = bson_as_canonical_extended_json(doc, nullptr);
+    out.emplace_back(c);
+    bson_free(c);
+    bson_destroy(doc);
+  }
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<Db>(server_.uri(), UniqueDbName("t"));
+    env_ = EngineEnv(server_.uri(), db_->name(), dir_.path());
+  }
+
+  RunResult Ha(std::vector<std::string> args, Env extra = {}) {
+    Env env = env_;
+    for (auto& [k, v] : extra) env[k] = v;
+    return RunHa(args, env, dir_.path());
+  }
+
+  RunResult Once(Instant now, Env extra = {}) {
+    RunResult r = Ha({"once", "--now", Iso(now)}, extra);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return r;
+  }
+
+  // Seeds N users x D days ending at kT through `seed --out` and inserts them.
+  void Seed(int users, int days, int seed = 7) {
+    const std::string out = dir_.path() + "/seed";
+    RunResult r = Ha({"seed", "--users", std::to_string(users), "--days", std::to_string(days),
+                      "--seed", std::to_string(seed), "--now", Iso(kT), "--out", out});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    db_->InsertJsonLines("healthmetrics", ReadFile(out + "/healthmetrics.jsonl"));
+    db_->InsertJsonLines("users", ReadFile(out + "/users.jsonl"));
+  }
+
+  // `compute` over an export of the current collections, in mongoexport's format.
+  std::map<std::string, std::string> Expected(Instant now, bool drop_times) {
+    const std::string hm = dir_.path() + "/export-healthmetrics.jsonl";
+    const std::string us = dir_.path() + "/export-users.jsonl";
+    WriteFile(hm, db_->ExportRelaxed("healthmetrics"));
+    WriteFile(us, db_->ExportRelaxed("users"));
+    RunResult r = RunHa({"compute", "--now", Iso(now), "--users", us}, {}, dir_.path(), hm);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return Normalize(ToCanonical(r.out), drop_times);
+  }
+
+  std::map<std::string, std::string> Actual(bool drop_times) {
+    return Normalize(db_->ExportCanonical("analytics"), drop_times);
+  }
+
+  // Inserts one day of steps for `user`.
+  void InsertSteps(const ObjectId& user, Day day, int steps, Instant updated_at) {
+    std::string line = json{{"userId", {{"$oid", user.ToHex()}}},
+                            {"date", {{"$date", {{"$numberLong", std::to_string(StartOf(day))}}}}},
+                            {"metrics", {{"steps", steps}}},
+                            {"source", "manual"},
+                            {"updatedAt",
+                             {{"$date", {{"$numberLong", std::to_string(updated_at)}}}}}}
+                           .dump();
+    db_->InsertJsonLines("healthmetrics", line + "\n");
+  }
+
+  int64_t AnalyticsOf(const ObjectId& user) {
+    bson_t filter = BSON_INITIALIZER;
+    bson_oid_t oid;
+    std::copy(user.bytes.begin(), user.bytes.end(), oid.bytes);
+    bson_append_oid(&filter, "userId", -1, &oid);
+    const int64_t n = db_->Count("analytics", &filter);
+    bson_destroy(&filter);
+    return n;
+  }
+
+  static ObjectId User(int i) {
+    ObjectId id;
+    id.bytes[0] = 0x65;
+    id.bytes[11] = static_cast<uint8_t>(i);
+    return id;
+  }
+
+  Server server_;
+  TempDir dir_;
+  std::unique_ptr<Db> db_;
+  Env env_;
+};
+
+TEST_F(EngineTest, OnceLeavesExactlyWhatComputeProducesFromAnExport) {
+  Seed(120, 100);
+  RunResult r = Once(kT);
+  EXPECT_NE(r.out.find("batch 0"), std::string::npos) << r.out;
+  const auto expected = Expected(kT, /*drop_times=*/false);
+  const auto actual = Actual(/*drop_times=*/false);
+  ASSERT_GT(expected.size(), 1000u);
+  EXPECT_EQ(actual.size(), expected.size());
+  size_t mismatches = 0;
+  for (const auto& [key, doc] : expected) {
+    auto it = actual.find(key);
+    if (it == actual.end() || it->second != doc) {
+      if (++mismatches <= 3)
+        ADD_FAILURE() << "mismatch for " << key << "\nexpected " << doc << "\nactual   "
+                      << (it == actual.end() ? "(missing)" : it->second);
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+  // A second run over unchanged data writes nothing.
+  RunResult again = Once(kT + 1000);
+  EXPECT_NE(again.out.find(" 0 written"), std::string::npos) << again.out;
+}
+
+TEST_F(EngineTest, TiesOnOneUpdatedAtSplitAcrossTheBatchCutAllArrive) {
+  Once(kT);  // the day's recompute, on an empty database
+  const Instant tie = kT - 60'000;
+  for (int i = 0; i < 10; ++i) InsertSteps(User(i), DayOf(kT), 5000 + i, tie);
+  const Env small{{"MAX_BATCH_DOCS", "3"}};
+  Once(kT + 1000, small);
+  Once(kT + 2000, small);
+  int with = 0;
+  for (int i = 0; i < 10; ++i) with += AnalyticsOf(User(i)) > 0;
+  EXPECT_EQ(with, 6);  // two batches of three, no more, no fewer
+  Once(kT + 3000, small);
+  Once(kT + 4000, small);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(AnalyticsOf(User(i)), 3) << "user " << i;
+}
+
+TEST_F(EngineTest, LateDocumentWithinTheGraceArrivesAndOneBeyondItWaitsForTheRecompute) {
+  Once(kT);
+  InsertSteps(User(1), DayOf(kT), 4000, kT - 60'000);
+  Once(kT + 1000);
+  ASSERT_EQ(AnalyticsOf(User(1)), 3);
+  // Written after that batch, but stamped 5 s before the watermark (grace is 10 s)...
+  InsertSteps(User(2), DayOf(kT), 4100, kT - 65'000);
+  // ...and one stamped 35 s before it: later than any promise.
+  InsertSteps(User(3), DayOf(kT), 4200, kT - 95'000);
+  Once(kT + 2000);
+  EXPECT_EQ(AnalyticsOf(User(2)), 3);
+  EXPECT_EQ(AnalyticsOf(User(3)), 0);
+  // The next day's recompute repairs it.
+  Once(kT + kMillisPerDay);
+  EXPECT_EQ(AnalyticsOf(User(3)), 3);
+}
+
+TEST_F(EngineTest, OperatorEditOfTheWatermarkFileIsHonoured) {
+  Once(kT);
+  InsertSteps(User(1), DayOf(kT) - 1, 8000, kT - 3'600'000);
+  InsertSteps(User(2), DayOf(kT) - 1, 8000, kT - 60'000);  // the cursor ends here
+  Once(kT + 1000);
+  ASSERT_EQ(AnalyticsOf(User(1)), 3);
+  bson_t user1 = BSON_INITIALIZER;
+  bson_oid_t oid;
+  const ObjectId u1 = User(1);
+  std::copy(u1.bytes.begin(), u1.bytes.end(), oid.bytes);
+  bson_append_oid(&user1, "userId", -1, &oid);
+  EXPECT_EQ(db_->DeleteMany("analytics", &user1), 3);
+  bson_destroy(&user1);
+  RunResult quiet = Once(kT + 2000);
+  // Nothing new, and user 1's version lies before the grace window: nothing reprocessed.
+  EXPECT_EQ(AnalyticsOf(User(1)), 0) << quiet.out;
+  // The seed's manual reset: a zone-less timestamp before the document.
+  WriteFile(dir_.path() + "/checkpoint/last_processed_timestamp.txt",
+            Iso(kT - 7'200'000).substr(0, 19) + "\n");
+  Once(kT + 3000);
+  EXPECT_EQ(AnalyticsOf(User(1)), 3);
+  RunResult show = Ha({"checkpoint", "show"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+}
+
+TEST_F(EngineTest, UnparsableWatermarkStopsWithExit2AndAFix) {
+  Once(kT);
+  WriteFile(dir_.path() + "/checkpoint/last_processed_timestamp.txt", "yesterday\n");
+  RunResult r = Ha({"once", "--now", Iso(kT + 1000)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE((r.out + r.err).find("last_processed_timestamp.txt"), std::string::npos)
+      << r.out << r.err;
+}
+
+TEST_F(EngineTest, SecondInstanceIsRefusedWithExit4) {
+  const pid_t run = Spawn({"run"}, env_, dir_.path());
+  // Wait for the first batch (the lock is taken before it).
+  for (int i = 0; i < 100 && !std::filesystem::exists(dir_.path() + "/checkpoint/" +
+                                                      "last_processed_timestamp.txt");
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RunResult second = Ha({"once"});
+  EXPECT_EQ(second.exit_code, 4) << second.out << second.err;
+  EXPECT_NE((second.out + second.err).find("another"), std::string::npos);
+  kill(run, SIGTERM);
+  EXPECT_EQ(Wait(run), 0);
+}
+
+TEST_F(EngineTest, UnreachableServerGivesExit3ForOnceAndRetriesForRun) {
+  const Env down{{"MONGO_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300"}};
+  RunResult r = Ha({"once"}, down);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  Env env = env_;
+  env["MONGO_URI"] = down.at("MONGO_URI");
+  const pid_t run = Spawn({"run"}, env, dir_.path());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  int status = 0;
+  EXPECT_EQ(waitpid(run, &status, WNOHANG), 0) << "run exited during an outage";
+  kill(run, SIGTERM);
+  EXPECT_EQ(Wait(run), 0);
+}
+
+TEST_F(EngineTest, ServerOutageDuringRunIsRetriedAndConverges) {
+  Seed(20, 30);
+  const pid_t run = Spawn({"run", "--now", Iso(kT)}, env_, dir_.path());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  server_.Stop();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  server_.Start();
+  InsertSteps(User(9), DayOf(kT), 9000, kT - 1000);
+  bool arrived = false;
+  for (int i = 0; i < 150 && !arrived; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    arrived = AnalyticsOf(User(9)) == 3;
+  }
+  EXPECT_TRUE(arrived);
+  int status = 0;
+  EXPECT_EQ(waitpid(run, &status, WNOHANG), 0);
+  kill(run, SIGTERM);
+  EXPECT_EQ(Wait(run), 0);
+  EXPECT_EQ(Actual(true), Expected(kT, true));
+}
+
+TEST_F(EngineTest, CrashBetweenWritesAndCheckpointConvergesOnRestart) {
+  Once(kT);
+  Seed(40, 40);
+  const std::string ckpt = dir_.path() + "/checkpoint";
+  const std::string saved = dir_.path() + "/saved";
+  std::filesystem::copy(ckpt, saved, std::filesystem::copy_options::recursive);
+  Once(kT + 1000);
+  // The crash: outputs written, checkpoint not advanced.
+  std::filesystem::remove_all(ckpt);
+  std::filesystem::copy(saved, ckpt, std::filesystem::copy_options::recursive);
+  Once(kT + 2000);
+  EXPECT_EQ(Actual(true), Expected(kT + 2000, true));
+}
+
+TEST_F(EngineTest, KilledAtRandomMomentsTheEngineConverges) {
+  Seed(60, 60);
+  std::mt19937 rng(42);
+  for (int i = 0; i < 6; ++i) {
+    const pid_t run = Spawn({"run", "--now", Iso(kT)}, env_, dir_.path());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 1500));
+    kill(run, SIGKILL);
+    Wait(run);
+    // Some writes between the kills.
+    InsertSteps(User(100 + i), DayOf(kT), 7000 + i, kT - 5000 + i);
+  }
+  Once(kT);
+  EXPECT_EQ(Actual(true), Expected(kT, true));
+}
+
+TEST_F(EngineTest, SigtermDuringRunExitsZeroWithAConsistentCheckpoint) {
+  Seed(30, 30);
+  const pid_t run = Spawn({"run", "--now", Iso(kT)}, env_, dir_.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(run, SIGTERM);
+  EXPECT_EQ(Wait(run), 0);
+  const std::string wm = ReadFile(dir_.path() + "/checkpoint/last_processed_timestamp.txt");
+  EXPECT_TRUE(ParseInstant(wm).ok()) << wm;
+  RunResult show = Ha({"checkpoint", "show"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("free"), std::string::npos) << show.out;  // lock released
+  Once(kT);
+  EXPECT_EQ(Actual(true), Expected(kT, true));
+}
+
+TEST_F(EngineTest, DeletedDayStopsCountingAfterRecomputeUser) {
+  Once(kT);
+  const Day today = DayOf(kT);
+  InsertSteps(User(5), today - 2, 1000, kT - 10'000);
+  InsertSteps(User(5), today - 1, 3000, kT - 9'000);
+  Once(kT + 1000);
+  ASSERT_EQ(AnalyticsOf(User(5)), 3);
+  bson_t filter = BSON_INITIALIZER;
+  bson_append_date_time(&filter, "date", -1, StartOf(today - 1));
+  ASSERT_EQ(db_->DeleteMany("healthmetrics", &filter), 1);
+  bson_destroy(&filter);
+  RunResult r = Ha({"recompute", "--user", User(5).ToHex(), "--now", Iso(kT + 2000)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Actual(true), Expected(kT + 2000, true));
+  // All of the user's data gone: their documents go too.
+  bson_t all = BSON_INITIALIZER;
+  db_->DeleteMany("healthmetrics", &all);
+  r = Ha({"recompute", "--user", User(5).ToHex(), "--now", Iso(kT + 3000)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(AnalyticsOf(User(5)), 0);
+}
+
+TEST_F(EngineTest, BadEnvironmentVariableExitsWith2NamingIt) {
+  RunResult r = Ha({"once"}, {{"MAX_BATCH_DOCS", "lots"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("MAX_BATCH_DOCS"), std::string::npos) << r.err;
+  Env no_uri = env_;
+  no_uri.erase("MONGO_URI");
+  RunResult r2 = RunHa({"once"}, no_uri, dir_.path());
+  EXPECT_EQ(r2.exit_code, 2);
+  EXPECT_NE(r2.err.find("MONGO_URI"), std::string::npos) << r2.err;
+}
+
+TEST_F(EngineTest, PasswordInMongoUriNeverReachesTheOutput) {
+  const Env secret{{"MONGO_URI", "mongodb://alice:s3cr3t-pw@127.0.0.1:1/?serverSelectionTimeoutMS=200"},
+                   {"SERVICE_TOKEN", "tok-very-secret"}};
+  RunResult r = Ha({"once"}, secret);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ((r.out + r.err).find("s3cr3t-pw"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ((r.out + r.err).find("tok-very-secret"), std::string::npos);
+}
+
+TEST_F(EngineTest, IndexesCommandCreatesTheRecommendedIndexesAndReportsTtlAsAWarning) {
+  RunResult r = Ha({"indexes"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  RunResult again = Ha({"indexes"});
+  EXPECT_EQ(again.exit_code, 0);
+  // FerretDB rejects TTL indexes: a warning, never fatal.
+  EXPECT_NE((r.out + r.err).find("analytics_ttl"), std::string::npos) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace ha::testing

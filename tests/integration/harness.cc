@@ -1,0 +1,290 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+namespace ha::testing {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Runs a shell command and returns its stdout; throws on failure.
+std::string Shell(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + cmd);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  if (rc != 0) throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd);
+  return Trim(out);
+}
+
+std::string Script() { return std::string(HA_SOURCE_DIR) + "/scripts/ferretdb"; }
+
+void InitMongoc() {
+  static bool done = [] {
+    mongoc_init();
+    return true;
+  }();
+  (void)done;
+}
+
+std::vector<std::string> ChildEnv(const Env& env) {
+  std::vector<std::string> out;
+  for (const char* keep : {"PATH", "HOME", "LANG", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                           "TSAN_OPTIONS", "LSAN_OPTIONS"})
+    if (const char* v = std::getenv(keep)) out.push_back(std::string(keep) + "=" + v);
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+pid_t StartChild(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
+                 const std::string& stdin_path, const std::string& out_path,
+                 const std::string& err_path) {
+  std::vector<std::string> argv_s = {HA_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s = ChildEnv(env);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(127);
+    const int in = open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0) _exit(127);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/ha-test-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Server::Server() { Start(); }
+
+void Server::Start() {
+  uri_ = Shell(Script() + " start " + dir_.path() + " " + port_);
+  // mongodb://127.0.0.1:PORT/
+  const size_t colon = uri_.rfind(':');
+  port_ = uri_.substr(colon + 1, uri_.size() - colon - 2);
+}
+
+void Server::Stop() { Shell(Script() + " stop " + dir_.path()); }
+
+Server::~Server() {
+  try {
+    Stop();
+  } catch (...) {
+  }
+}
+
+RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
+              const std::string& stdin_path) {
+  static std::atomic<int> counter{0};
+  const std::string base = cwd + "/.run" + std::to_string(counter++);
+  const pid_t pid = StartChild(args, env, cwd, stdin_path, base + ".out", base + ".err");
+  RunResult r;
+  r.exit_code = Wait(pid);
+  r.out = ReadFile(base + ".out");
+  r.err = ReadFile(base + ".err");
+  return r;
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const Env& env, const std::string& cwd) {
+  static std::atomic<int> counter{0};
+  const std::string base = cwd + "/.spawn" + std::to_string(counter++);
+  return StartChild(args, env, cwd, "", base + ".out", base + ".err");
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::trunc);
+  out << contents;
+}
+
+Db::Db(const std::string& uri, std::string name) : name_(std::move(name)) {
+  InitMongoc();
+  client_ = mongoc_client_new(uri.c_str());
+  if (!client_) throw std::runtime_error("bad uri " + uri);
+}
+
+Db::~Db() { mongoc_client_destroy(client_); }
+
+void Db::Insert(const std::string& collection, const bson_t* doc) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_error_t error;
+  const bool ok = mongoc_collection_insert_one(c, doc, nullptr, nullptr, &error);
+  mongoc_collection_destroy(c);
+  if (!ok) throw std::runtime_error(std::string("insert failed: ") + error.message);
+}
+
+void Db::InsertJsonLines(const std::string& collection, const std::string& lines) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  // (bson_t is over-aligned: keep it out of std::vector's template argument.)
+  constexpr size_t kPage = 1000;
+  auto docs_storage = std::make_unique<bson_t*[]>(kPage);
+  size_t count = 0;
+  std::istringstream in(lines);
+  std::string line;
+  bson_error_t error;
+  auto flush = [&] {
+    if (count == 0) return;
+    const bool ok =
+        mongoc_collection_insert_many(c, const_cast<const bson_t**>(docs_storage.get()), count,
+                                      nullptr, nullptr, &error);
+    for (size_t i = 0; i < count; ++i) bson_destroy(docs_storage[i]);
+    count = 0;
+    if (!ok) throw std::runtime_error(std::string("insert_many failed: ") + error.message);
+  };
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    bson_t* doc = bson_new_from_json(reinterpret_cast<const uint8_t*>(line.data()),
+                                     static_cast<ssize_t>(line.size()), &error);
+    if (!doc) throw std::runtime_error(std::string("bad json line: ") + error.message);
+    docs_storage[count++] = doc;
+    if (count == kPage) flush();
+  }
+  flush();
+  mongoc_collection_destroy(c);
+}
+
+void Db::UpsertSet(const std::string& collection, const bson_t* filter, const bson_t* set) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_t update = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+  bson_append_document(&update, "$set", -1, set);
+  bson_append_bool(&opts, "upsert", -1, true);
+  bson_error_t error;
+  const bool ok = mongoc_collection_update_one(c, filter, &update, &opts, nullptr, &error);
+  bson_destroy(&update);
+  bson_destroy(&opts);
+  mongoc_collection_destroy(c);
+  if (!ok) throw std::runtime_error(std::string("upsert failed: ") + error.message);
+}
+
+int64_t Db::DeleteMany(const std::string& collection, const bson_t* filter) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_t reply;
+  bson_error_t error;
+  const bool ok = mongoc_collection_delete_many(c, filter, nullptr, &reply, &error);
+  bson_iter_t it;
+  int64_t n = 0;
+  if (ok && bson_iter_init_find(&it, &reply, "deletedCount")) n = bson_iter_as_int64(&it);
+  bson_destroy(&reply);
+  mongoc_collection_destroy(c);
+  if (!ok) throw std::runtime_error(std::string("delete failed: ") + error.message);
+  return n;
+}
+
+int64_t Db::Count(const std::string& collection, const bson_t* filter) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_t empty = BSON_INITIALIZER;
+  bson_error_t error;
+  const int64_t n =
+      mongoc_collection_count_documents(c, filter ? filter : &empty, nullptr, nullptr, nullptr,
+                                        &error);
+  mongoc_collection_destroy(c);
+  if (n < 0) throw std::runtime_error(std::string("count failed: ") + error.message);
+  return n;
+}
+
+std::vector<std::string> Db::ExportCanonical(const std::string& collection) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_t filter = BSON_INITIALIZER;
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(c, &filter, nullptr, nullptr);
+  const bson_t* doc;
+  std::vector<std::string> out;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char* json = bson_as_canonical_extended_json(doc, nullptr);
+    out.emplace_back(json);
+    bson_free(json);
+  }
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(c);
+  if (failed) throw std::runtime_error(std::string("export failed: ") + error.message);
+  return out;
+}
+
+std::string Db::ExportRelaxed(const std::string& collection) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  bson_t filter = BSON_INITIALIZER;
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(c, &filter, nullptr, nullptr);
+  const bson_t* doc;
+  std::string out;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char* json = bson_as_relaxed_extended_json(doc, nullptr);
+    out += json;
+    out += '\n';
+    bson_free(json);
+  }
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(c);
+  return out;
+}
+
+std::string UniqueDbName(const std::string& prefix) {
+  return prefix + "_" + std::to_string(getpid());
+}
+
+Env EngineEnv(const std::string& uri, const std::string& db, const std::string& dir) {
+  return {{"MONGO_URI", uri},
+          {"MONGO_DB_NAME", db},
+          {"CHECKPOINT_LOCATION", dir + "/checkpoint"},
+          {"LOG_DIRECTORY", dir + "/logs"},
+          {"METRICS_DIRECTORY", dir + "/metrics"},
+          {"DLQ_DIRECTORY", dir + "/dlq"},
+          {"HEALTH_CHECK_PORT", "0"},
+          {"BATCH_INTERVAL_SECONDS", "1"}};
+}
+
+}  // namespace ha::testing

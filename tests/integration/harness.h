@@ -1,0 +1,92 @@
+// Integration-test harness: a real FerretDB server on a free loopback port (scripts/ferretdb),
+// the real binary run as a child process, and direct libmongoc access to seed and export data.
+#pragma once
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ha::testing {
+
+// A fresh temporary directory, removed with the object.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A FerretDB server with its data in a temporary directory; stopped with the object.
+class Server {
+ public:
+  Server();
+  ~Server();
+  const std::string& uri() const { return uri_; }
+  void Stop();
+  void Start();  // restart after Stop on the same port and data
+
+ private:
+  TempDir dir_;
+  std::string uri_;
+  std::string port_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Runs the health-analytics binary with `args` and `env` added to a clean environment (no
+// MONGO_* or other settings inherited), in `cwd`, with stdin from `stdin_path` (or /dev/null).
+RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
+              const std::string& stdin_path = "");
+
+// Starts the binary in the background; output goes to files in `cwd`.
+pid_t Spawn(const std::vector<std::string>& args, const Env& env, const std::string& cwd);
+// Waits for a spawned child; returns its exit code (128 + signal when killed).
+int Wait(pid_t pid);
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& contents);
+
+// A database on the test server, accessed directly with libmongoc.
+class Db {
+ public:
+  Db(const std::string& uri, std::string name);
+  ~Db();
+  const std::string& name() const { return name_; }
+
+  // Inserts Extended JSON lines (canonical or relaxed) into `collection`.
+  void InsertJsonLines(const std::string& collection, const std::string& lines);
+  void Insert(const std::string& collection, const bson_t* doc);
+  // Upserts by filter with $set.
+  void UpsertSet(const std::string& collection, const bson_t* filter, const bson_t* set);
+  int64_t DeleteMany(const std::string& collection, const bson_t* filter);
+  int64_t Count(const std::string& collection, const bson_t* filter = nullptr);
+  // Every document of `collection` as canonical Extended JSON lines (mongoexport's format).
+  std::vector<std::string> ExportCanonical(const std::string& collection);
+  // Relaxed Extended JSON lines, as `mongoexport` writes by default.
+  std::string ExportRelaxed(const std::string& collection);
+
+ private:
+  mongoc_client_t* client_;
+  std::string name_;
+};
+
+// A unique database name for a test.
+std::string UniqueDbName(const std::string& prefix);
+
+// The settings every engine run in a test gets: the server, database, and folders under `dir`.
+Env EngineEnv(const std::string& uri, const std::string& db, const std::string& dir);
+
+}  // namespace ha::testing
