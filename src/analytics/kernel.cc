@@ -167,11 +167,10 @@ void ComputeStreak(Metric metric, const Series& s, const Goals& goals, Day today
 
   int32_t run = 0, longest = 0;
   Day run_start = 0, last_met = 0;
+  // One observation per day: a day that misses the goal (or has no observation) makes the next
+  // meeting day non-consecutive, which is all that ends a run.
   for (size_t i = 0; i < s.size(); ++i) {
-    if (!(s.values[i] >= goal)) {
-      run = 0;
-      continue;
-    }
+    if (!(s.values[i] >= goal)) continue;
     const Day d = s.days[i];
     if (run > 0 && d == last_met + 1) {
       ++run;
@@ -183,8 +182,8 @@ void ComputeStreak(Metric metric, const Series& s, const Goals& goals, Day today
     longest = std::max(longest, run);
   }
   out.longest_streak = longest;
-  // `run` is the last run seen (0 if the last observation missed the goal). It is the current
-  // streak when it ends today or, today not being over, yesterday.
+  // `run` is the last run, ending on `last_met`. It is the current streak when it ends today or,
+  // today not being over, yesterday.
   if (run > 0 && (last_met == today || last_met == today - 1)) {
     out.streak_days = run;
     out.streak_start = run_start;
