@@ -1,0 +1,188 @@
+// ComputeUser properties over random histories: input order does not matter, recomputing is
+// identical, and every figure stays within its documented bounds.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "analytics/kernel.h"
+#include "test_util.h"
+
+namespace ha {
+namespace {
+
+using namespace ha::testing;  // NOLINT
+constexpr Day T = kToday;
+
+// Every field of a result, doubles in hex-float so that "equal" means bit-for-bit equal.
+std::string Dump(const UserAnalytics& u) {
+  std::string s;
+  char buf[64];
+  auto num = [&](double v) {
+    std::snprintf(buf, sizeof buf, "%a ", v);
+    s += buf;
+  };
+  for (const MetricAnalytics& a : u.metrics) {
+    s += std::string(InfoOf(a.metric).name) + " asOf " + std::to_string(a.as_of) + " streak " +
+         std::to_string(a.streak_days) + "/" + std::to_string(a.longest_streak) + "/" +
+         (a.streak_start ? std::to_string(*a.streak_start) : "null") + "\n";
+    for (const RangeAnalytics& r : a.ranges) {
+      s += std::string(kRangeNames[static_cast<int>(r.range)]) + ": ";
+      for (double v : {r.rolling_average, r.trend_percentage, r.percentile, r.absolute_change,
+                       r.percentage_change, r.standard_deviation, r.min_value, r.max_value,
+                       r.median_value, r.completeness_percentage}) {
+        num(v);
+      }
+      s += std::string(r.trend) + " n" + std::to_string(r.data_points_count) + " imp" +
+           (r.is_improvement ? std::to_string(*r.is_improvement) : "null");
+      if (r.anomaly_detected) {
+        s += " anomaly " + std::string(r.anomaly.severity) + " ";
+        num(r.anomaly.actual_value);
+        num(r.anomaly.expected_value);
+        num(r.anomaly.deviation);
+        s += r.anomaly.message;
+      }
+      s += " hist";
+      for (const auto& [d, v] : r.historical) {
+        s += " " + std::to_string(d) + ":";
+        num(v);
+      }
+      s += "\n";
+    }
+  }
+  for (Metric m : u.overflow) s += "overflow " + std::string(InfoOf(m).name) + "\n";
+  return s;
+}
+
+// A messy random history: ~240 days from before the horizon to after today, each day with 0 to
+// 3 versions (missing updatedAt sometimes, shared ids sometimes), random subsets of metrics,
+// repeated values (ties), occasional spikes.
+std::vector<DayRecord> RandomHistory(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
+  auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
+  std::vector<DayRecord> out;
+  for (Day d = T - 230; d <= T + 5; ++d) {
+    const int versions = std::uniform_int_distribution<int>(0, 3)(rng);
+    for (int v = 0; v < versions; ++v) {
+      DayRecord r;
+      r.day = d;
+      r.id = Oid(static_cast<uint8_t>(std::uniform_int_distribution<int>(0, 3)(rng)));
+      if (!chance(0.15)) r.updated_at = StartOf(d) + std::uniform_int_distribution<int>(0, 5)(rng);
+      for (const MetricInfo& info : kMetricInfo) {
+        if (!chance(0.7)) continue;
+        double value = chance(0.3) ? std::round(uniform(0.4, 0.6) * info.max_valid / 10) * 10
+                                   : uniform(std::max(info.min_valid, 1.0), info.max_valid / 2);
+        if (chance(0.03)) value = info.max_valid;  // a spike
+        if (info.goal_field.size() > 0 && chance(0.5)) value = info.default_goal * uniform(1, 1.5);
+        r.observed |= Bit(info.metric);
+        r.value[static_cast<int>(info.metric)] = value;
+      }
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+class KernelProperties : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(KernelProperties, InputOrderDoesNotMatter) {
+  std::vector<DayRecord> records = RandomHistory(GetParam());
+  const std::string expected = Dump(ComputeUser(records, DefaultGoals(), T, {}));
+  ASSERT_FALSE(expected.empty());
+  std::mt19937 rng(GetParam() + 1000);
+  for (int i = 0; i < 5; ++i) {
+    std::shuffle(records.begin(), records.end(), rng);
+    EXPECT_EQ(Dump(ComputeUser(records, DefaultGoals(), T, {})), expected) << "shuffle " << i;
+  }
+  std::reverse(records.begin(), records.end());
+  EXPECT_EQ(Dump(ComputeUser(records, DefaultGoals(), T, {})), expected);
+}
+
+TEST_P(KernelProperties, RecomputingIsIdentical) {
+  const std::vector<DayRecord> records = RandomHistory(GetParam());
+  EXPECT_EQ(Dump(ComputeUser(records, DefaultGoals(), T, {})),
+            Dump(ComputeUser(records, DefaultGoals(), T, {})));
+}
+
+TEST_P(KernelProperties, AddingALosingVersionOrAFutureDayChangesNothing) {
+  std::vector<DayRecord> records = RandomHistory(GetParam());
+  const std::string expected = Dump(ComputeUser(records, DefaultGoals(), T, {}));
+  DayRecord loser;  // no updatedAt, the lowest id: loses against any other version of T-3
+  loser.day = T - 3;
+  loser.observed = 0xff;
+  loser.value.fill(1);
+  DayRecord winner = loser;  // ensure T-3 has some other version to lose against
+  winner.updated_at = StartOf(T - 3);
+  winner.id = Oid(200);
+  winner.observed = 0;
+  records.push_back(winner);
+  const std::string with_winner = Dump(ComputeUser(records, DefaultGoals(), T, {}));
+  records.push_back(loser);
+  EXPECT_EQ(Dump(ComputeUser(records, DefaultGoals(), T, {})), with_winner);
+  DayRecord future = loser;
+  future.day = T + 1;
+  future.updated_at = StartOf(T + 1);
+  records.push_back(future);
+  EXPECT_EQ(Dump(ComputeUser(records, DefaultGoals(), T, {})), with_winner);
+  (void)expected;
+}
+
+TEST_P(KernelProperties, FiguresStayWithinTheirBounds) {
+  const std::vector<DayRecord> records = RandomHistory(GetParam());
+  const AnalyticsOptions o;
+  const UserAnalytics u = ComputeUser(records, DefaultGoals(), T, o);
+  ASSERT_FALSE(u.metrics.empty());
+  EXPECT_TRUE(u.overflow.empty());
+  for (const MetricAnalytics& a : u.metrics) {
+    SCOPED_TRACE(std::string(InfoOf(a.metric).name));
+    EXPECT_LE(a.as_of, T);
+    EXPECT_GT(a.as_of, T - o.history_days);
+    EXPECT_GE(a.streak_days, 0);
+    EXPECT_GE(a.longest_streak, a.streak_days);
+    EXPECT_LE(a.longest_streak, o.history_days);
+    EXPECT_EQ(a.streak_start.has_value(), a.streak_days > 0);
+    if (a.streak_start) {
+      EXPECT_GE(*a.streak_start + a.streak_days - 1, T - 1);
+    }
+    for (const RangeAnalytics& r : a.ranges) {
+      const int big_n = kRangeDays[static_cast<int>(r.range)];
+      EXPECT_GE(r.percentile, 0.0);
+      EXPECT_LE(r.percentile, 100.0);
+      EXPECT_GT(r.completeness_percentage, 0.0);
+      EXPECT_LE(r.completeness_percentage, 100.0);
+      EXPECT_GE(r.data_points_count, 1);
+      EXPECT_LE(r.data_points_count, big_n);
+      EXPECT_LE(r.min_value, r.median_value);
+      EXPECT_LE(r.median_value, r.max_value);
+      EXPECT_LE(r.min_value, r.rolling_average);
+      EXPECT_LE(r.rolling_average, r.max_value);
+      EXPECT_GE(r.standard_deviation, 0.0);
+      EXPECT_GE(r.trend_percentage, -100.0);
+      EXPECT_LE(r.trend_percentage, 1000.0);
+      EXPECT_EQ(r.trend, r.trend_percentage > 5    ? "up"
+                         : r.trend_percentage < -5 ? "down"
+                                                   : "stable");
+      ASSERT_EQ(r.historical.size(), static_cast<size_t>(r.data_points_count));
+      EXPECT_EQ(r.historical.back().first, a.as_of);
+      EXPECT_GE(r.historical.front().first, a.as_of - big_n + 1);
+      for (size_t i = 1; i < r.historical.size(); ++i) {
+        EXPECT_LT(r.historical[i - 1].first, r.historical[i].first);
+      }
+      if (r.anomaly_detected) {
+        EXPECT_EQ(r.anomaly.actual_value, r.historical.back().second);
+        EXPECT_GT(std::abs(r.anomaly.deviation), o.anomaly_z_threshold);
+        EXPECT_FALSE(r.anomaly.message.empty());
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, KernelProperties, ::testing::Range<uint32_t>(1, 21));
+
+}  // namespace
+}  // namespace ha
