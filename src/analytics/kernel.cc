@@ -62,7 +62,8 @@ struct Series {
 bool IsFinite(double v) { return std::isfinite(v); }
 
 // Fills the anomaly fields of `r` from the window W (ascending, x its last value).
-// Returns false when the test itself produced a non-finite number (denormal inputs only).
+// Returns false when the test itself produced a non-finite number (only with tiny inputs whose
+// squares or sums underflow).
 bool DetectAnomaly(Metric metric, std::span<const double> window, const AnalyticsOptions& options,
                    RangeAnalytics& r) {
   r.anomaly_detected = false;
