@@ -120,6 +120,7 @@ void DecodeHealthMetric(const bson_t* doc, const AnalyticsOptions& options,
   out->usable = false;
   out->doc_id.clear();
   out->user_id.clear();
+  out->id_is_object_id = false;
   out->user = ObjectId{};
   out->updated_at.reset();
   out->record = DayRecord{};
@@ -141,7 +142,10 @@ void DecodeHealthMetric(const bson_t* doc, const AnalyticsOptions& options,
         if (!has_id && std::memcmp(key, "_id", 3) == 0) {
           has_id = true;
           DescribeId(&it, &out->doc_id);
-          if (BSON_ITER_HOLDS_OID(&it)) CopyOid(&it, &out->record.id);
+          if (BSON_ITER_HOLDS_OID(&it)) {
+            CopyOid(&it, &out->record.id);
+            out->id_is_object_id = true;
+          }
         }
         break;
       case 4:

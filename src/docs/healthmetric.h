@@ -34,6 +34,7 @@ struct DecodedHealthMetric {
   // a string's own characters, or the relaxed Extended JSON of any other type; "" when missing.
   std::string doc_id;
   std::string user_id;
+  bool id_is_object_id = false;       // `_id` is an ObjectId (then record.id holds it)
   ObjectId user;                      // meaningful when usable
   std::optional<Instant> updated_at;  // `updatedAt` when a Date, else nullopt (no issue)
   DayRecord record;                   // meaningful when usable; id is zero if _id is no ObjectId
