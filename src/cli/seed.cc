@@ -126,7 +126,8 @@ per logged day, with a weekly rhythm, missing days and fields, activity zeros, s
 weight drift and about 1% invalid values (a string, a NaN, an out-of-range value, a wearable
 heartRate), so that `compute --dead-letters` has something to report.
 
-Exit codes: 0 success; 1 a file could not be written; 2 usage error.)");
+Exit codes: 0 success; 1 a file could not be written; 2 usage error.
+)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
