@@ -252,62 +252,14 @@ Status Engine::RecomputeAll(Instant now, int64_t batch_id, UserWork* work) {
   return RecomputeUsers(users, now, batch_id, work);
 }
 
-Status Engine::DailyRecompute(Instant now, int64_t batch_id, const CheckpointState& state,
-                              bool finish, UserWork* work, bool* unfinished) {
-  const Day today = DayOf(now);
-  RecomputeProgress progress = ParseProgress(state.recompute_progress);
-  std::optional<ObjectId> after = progress.day == today ? progress.after : std::nullopt;
-
-  if (!after) {
-    // Where the server has no TTL index (FerretDB), expired documents go here.
-    if (!has_ttl_) {
-      auto ttl = store_.HasTtlIndex();
-      if (!ttl.ok()) return ttl.status();
-      has_ttl_ = *ttl;
-    }
-    if (!*has_ttl_) {
-      auto n = store_.DeleteExpired(now);
-      if (!n.ok()) return n.status();
-    }
-  }
-  std::vector<ObjectId> users;
-  if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today, &users);
-      !st.ok())
-    return st;
-  auto begin = after ? std::upper_bound(users.begin(), users.end(), *after) : users.begin();
-  size_t budget = finish ? users.size() : options_.recompute_users_per_batch;
-  for (auto it = begin; it != users.end();) {
-    if (budget == 0) {
-      *unfinished = true;
-      return Status::Ok();
-    }
-    const size_t n = std::min<size_t>({options_.users_per_chunk, budget,
-                                       static_cast<size_t>(users.end() - it)});
-    std::span<const ObjectId> chunk(&*it, n);
-    UserWork w;
-    if (Status st = ProcessChunk(chunk, now, batch_id, &w); !st.ok()) return st;
-    work->users += w.users;
-    work->computed += w.computed;
-    work->inserted += w.inserted;
-    work->updated += w.updated;
-    work->deleted += w.deleted;
-    work->unchanged += w.unchanged;
-    work->dead_letters += w.dead_letters;
-    it += static_cast<std::ptrdiff_t>(n);
-    budget -= n;
-    const bool done = it == users.end();
-    ProgressUpdate update;
-    update.last_recompute_day = done ? std::optional<Day>(today) : state.last_recompute_day;
-    update.recompute_progress = done ? "" : FormatProgress(today, chunk.back());
-    if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return st;
-  }
-  if (begin == users.end()) {  // nothing was left to do: the pass is complete
-    ProgressUpdate update;
-    update.last_recompute_day = today;
-    if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return st;
-  }
-  *unfinished = false;
-  return Status::Ok();
+void Engine::Accumulate(const UserWork& w, UserWork* into) {
+  into->users += w.users;
+  into->computed += w.computed;
+  into->inserted += w.inserted;
+  into->updated += w.updated;
+  into->deleted += w.deleted;
+  into->unchanged += w.unchanged;
+  into->dead_letters += w.dead_letters;
 }
 
 Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
@@ -338,23 +290,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
       Cursor{now - static_cast<int64_t>(options_.initial_lookback_days) * kMillisPerDay,
              ObjectId::Min()});
 
-  // 1. The daily recompute, when the day changed (the first batch included).
-  UserWork recompute;
-  if (state.last_recompute_day != today) {
-    bool unfinished = false;
-    if (Status st = DailyRecompute(now, report.batch_id, state, finish_recompute, &recompute,
-                                   &unfinished);
-        !st.ok())
-      return fail(st);
-    report.more_pending = unfinished;
-    // Reload what DailyRecompute saved so the commit below keeps it.
-    auto reloaded = checkpoint_.Load();
-    if (!reloaded.ok()) return fail(reloaded.status());
-    state.last_recompute_day = reloaded->last_recompute_day;
-    state.recompute_progress = reloaded->recompute_progress;
-  }
-
-  // 2. The changed documents after the cursor, and the grace re-read behind it.
+  // 1. The changed documents after the cursor, and the grace re-read behind it.
   std::vector<ChangedVersion> changed;
   if (Status st = store_.ReadChanges(start_cursor, options_.max_batch_docs, options_.analytics,
                                      &changed);
@@ -373,19 +309,92 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
   report.records_processed = static_cast<int64_t>(changed.size() + late.size());
 
-  // 3. Dead letters and the affected users.
-  std::vector<ObjectId> users;
+  // 2. Dead letters and the affected users.
+  std::vector<ObjectId> affected;
   for (const auto* list : {&changed, &late})
     for (const ChangedVersion& v : *list) {
       DeadLetterVersion(v, now, report.batch_id, &report.dead_letters);
-      if (v.user) users.push_back(*v.user);
+      if (v.user) affected.push_back(*v.user);
     }
-  std::sort(users.begin(), users.end());
-  users.erase(std::unique(users.begin(), users.end()), users.end());
+  std::sort(affected.begin(), affected.end());
+  affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
 
-  // 4-6. Compute and write, chunk by chunk.
+  // 3. The daily recompute, when the day changed (the first batch included): every user with
+  // analytics or data in the horizon, a slice per batch (all of it when `finish_recompute`),
+  // resumed from the sidecar's progress. Each user is computed once per batch: the slice is
+  // merged with the affected users, and every history read comes after the change read.
+  std::optional<Day> last_recompute_day = state.last_recompute_day;
+  std::string progress_text = state.recompute_progress;
+  std::vector<ObjectId> slice;
+  bool pass_done = true;
+  if (state.last_recompute_day != today) {
+    RecomputeProgress progress = ParseProgress(state.recompute_progress);
+    const std::optional<ObjectId> after =
+        progress.day == today ? progress.after : std::nullopt;
+    if (!after) {
+      // Where the server has no TTL index (FerretDB), expired documents go here.
+      if (!has_ttl_) {
+        auto ttl = store_.HasTtlIndex();
+        if (!ttl.ok()) return fail(ttl.status());
+        has_ttl_ = *ttl;
+      }
+      if (!*has_ttl_) {
+        auto n = store_.DeleteExpired(now);
+        if (!n.ok()) return fail(n.status());
+      }
+    }
+    if (recompute_list_day_ != today) {
+      recompute_list_.clear();
+      if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today,
+                                       &recompute_list_);
+          !st.ok())
+        return fail(st);
+      recompute_list_day_ = today;
+    }
+    auto begin = after ? std::upper_bound(recompute_list_.begin(), recompute_list_.end(), *after)
+                       : recompute_list_.begin();
+    const size_t left = static_cast<size_t>(recompute_list_.end() - begin);
+    const size_t take = finish_recompute ? left : std::min(left, options_.recompute_users_per_batch);
+    slice.assign(begin, begin + static_cast<std::ptrdiff_t>(take));
+    pass_done = take == left;
+  }
+  std::vector<ObjectId> users;
+  std::set_union(slice.begin(), slice.end(), affected.begin(), affected.end(),
+                 std::back_inserter(users));
+
+  // 4-6. Compute and write, chunk by chunk; the recompute's progress is saved after each.
   UserWork work;
-  if (Status st = RecomputeUsers(users, now, report.batch_id, &work); !st.ok()) return fail(st);
+  size_t slice_done = 0;
+  for (size_t i = 0; i < users.size(); i += options_.users_per_chunk) {
+    const size_t n = std::min(options_.users_per_chunk, users.size() - i);
+    const std::span<const ObjectId> chunk(users.data() + i, n);
+    UserWork w;
+    if (Status st = ProcessChunk(chunk, now, report.batch_id, &w); !st.ok()) return fail(st);
+    Accumulate(w, &work);
+    if (slice.empty()) continue;
+    // Recompute users of this chunk.
+    const ObjectId last = chunk.back();
+    const size_t before = slice_done;
+    slice_done = static_cast<size_t>(std::upper_bound(slice.begin(), slice.end(), last) -
+                                     slice.begin());
+    report.recompute_users += static_cast<int64_t>(slice_done - before);
+    const bool finished = pass_done && slice_done == slice.size();
+    if (!finished && slice_done > 0 && slice_done < slice.size()) {
+      ProgressUpdate update;
+      update.last_recompute_day = last_recompute_day;
+      update.recompute_progress = FormatProgress(today, slice[slice_done - 1]);
+      if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return fail(st);
+    }
+  }
+  if (state.last_recompute_day != today) {
+    if (pass_done) {
+      last_recompute_day = today;
+      progress_text.clear();
+    } else {
+      progress_text = FormatProgress(today, slice.back());
+      report.more_pending = true;
+    }
+  }
 
   // 7. Commit.
   CommitRequest commit;
@@ -394,8 +403,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
                                   : Cursor{changed.back().updated_at, changed.back().id};
   commit.batch_start = now;
   commit.next_batch_id = report.batch_id + 1;
-  commit.last_recompute_day = state.last_recompute_day;
-  commit.recompute_progress = state.recompute_progress;
+  commit.last_recompute_day = last_recompute_day;
+  commit.recompute_progress = progress_text;
   auto outcome = checkpoint_.Commit(commit);
   if (!outcome.ok()) return fail(outcome.status());
 
@@ -405,19 +414,24 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   seen_versions_.erase(seen_versions_.begin(),
                        seen_versions_.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
 
-  report.watermark_to = FormatInstant(outcome->watermark);
+  // An operator edit made while the batch ran wins: report the file as it is.
+  report.watermark_to =
+      outcome->watermark_written ? FormatInstant(outcome->watermark)
+                                 : (outcome->watermark_seen.exists
+                                        ? std::string(outcome->watermark_seen.text.substr(
+                                              0, outcome->watermark_seen.text.find('\n')))
+                                        : std::string());
   report.more_pending =
       report.more_pending || static_cast<int>(changed.size()) >= options_.max_batch_docs;
-  report.users_recomputed = work.users + recompute.users;
-  report.recompute_users = recompute.users;
-  report.analytics_computed = work.computed + recompute.computed;
-  report.analytics_inserted = work.inserted + recompute.inserted;
-  report.analytics_updated = work.updated + recompute.updated;
-  report.analytics_deleted = work.deleted + recompute.deleted;
-  report.analytics_unchanged = work.unchanged + recompute.unchanged;
+  report.users_recomputed = work.users;
+  report.analytics_computed = work.computed;
+  report.analytics_inserted = work.inserted;
+  report.analytics_updated = work.updated;
+  report.analytics_deleted = work.deleted;
+  report.analytics_unchanged = work.unchanged;
   report.analytics_written =
       report.analytics_inserted + report.analytics_updated + report.analytics_deleted;
-  report.dead_letters += work.dead_letters + recompute.dead_letters;
+  report.dead_letters += work.dead_letters;
   report.end_time = NowMillis();
   return report;
 }

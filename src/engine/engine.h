@@ -75,8 +75,7 @@ class Engine {
  private:
   Status ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
                       UserWork* work);
-  Status DailyRecompute(Instant now, int64_t batch_id, const CheckpointState& state,
-                        bool finish, UserWork* work, bool* unfinished);
+  static void Accumulate(const UserWork& w, UserWork* into);
   void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id,
                          int64_t* count);
 
@@ -90,6 +89,9 @@ class Engine {
   // empty, so the window is treated as new (harmless).
   std::set<Cursor> seen_versions_;
   std::optional<bool> has_ttl_;
+  // The users of the day's recompute pass, listed once per day (sorted).
+  std::vector<ObjectId> recompute_list_;
+  std::optional<Day> recompute_list_day_;
   StatusCode last_error_code_ = StatusCode::kOk;
 };
 

@@ -553,6 +553,56 @@ Status Store::CheckIndexes(std::vector<IndexInfo>* out) {
   return Status::Ok();
 }
 
+Status Store::UpsertDailyMetrics(const ObjectId& user, Day day,
+                                 const std::vector<std::pair<std::string, double>>& metrics,
+                                 Instant now) {
+  bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, on_insert,
+         opts = BSON_INITIALIZER;
+  const bson_oid_t oid = ToOid(user);
+  bson_append_oid(&filter, "userId", -1, &oid);
+  bson_append_date_time(&filter, "date", -1, StartOf(day));
+  bson_append_document_begin(&update, "$set", -1, &set);
+  for (const auto& [name, value] : metrics)
+    bson_append_double(&set, ("metrics." + name).c_str(), -1, value);
+  bson_append_utf8(&set, "source", -1, "manual", -1);
+  bson_append_date_time(&set, "updatedAt", -1, now);
+  bson_append_document_end(&update, &set);
+  bson_append_document_begin(&update, "$setOnInsert", -1, &on_insert);
+  bson_append_date_time(&on_insert, "createdAt", -1, now);
+  bson_append_int32(&on_insert, "__v", -1, 0);
+  bson_append_document_end(&update, &on_insert);
+  bson_append_bool(&opts, "upsert", -1, true);
+  mongoc_write_concern_append(impl_->write_concern, &opts);
+  bson_error_t error;
+  auto coll = impl_->Source();
+  const bool ok = mongoc_collection_update_one(coll.get(), &filter, &update, &opts, nullptr, &error);
+  bson_destroy(&filter);
+  bson_destroy(&update);
+  bson_destroy(&opts);
+  if (!ok) return FromError(error, "upsert a day of healthmetrics");
+  return Status::Ok();
+}
+
+Result<std::optional<BsonDoc>> Store::FindAnalytics(const ObjectId& user, Metric metric,
+                                                    TimeRange range) {
+  bson_t filter = BSON_INITIALIZER;
+  const bson_oid_t oid = ToOid(user);
+  bson_append_oid(&filter, "userId", -1, &oid);
+  bson_append_utf8(&filter, "metricType", -1, InfoOf(metric).name.data(),
+                   static_cast<int>(InfoOf(metric).name.size()));
+  const std::string_view r = kRangeNames[static_cast<int>(range)];
+  bson_append_utf8(&filter, "timeRange", -1, r.data(), static_cast<int>(r.size()));
+  auto coll = impl_->Analytics();
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, nullptr, nullptr));
+  bson_destroy(&filter);
+  std::optional<BsonDoc> found;
+  Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
+    if (!found) found.emplace(bson_copy(doc));
+  });
+  if (!st.ok()) return st;
+  return found;
+}
+
 Result<bool> Store::HasTtlIndex() {
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_indexes_with_opts(coll.get(), nullptr));

@@ -128,6 +128,17 @@ class Store {
   // Inserts documents into the source (`users` = false) or users collection (unordered).
   Status InsertMany(bool users, std::vector<BsonDoc>& docs);
 
+  // Writes one day's metrics the way the upstream app does: an upsert by (userId, date) that
+  // sets the given `metrics.<name>` values, `source` and `updatedAt` (= `now`), and `createdAt`
+  // and `__v` on insert. `metrics` holds name -> value.
+  Status UpsertDailyMetrics(const ObjectId& user, Day day,
+                            const std::vector<std::pair<std::string, double>>& metrics,
+                            Instant now);
+
+  // The stored analytics document of (user, metric, range), or nullopt.
+  Result<std::optional<BsonDoc>> FindAnalytics(const ObjectId& user, Metric metric,
+                                               TimeRange range);
+
   // Whether the analytics collection has a TTL index on expiresAt.
   Result<bool> HasTtlIndex();
 

@@ -1,5 +1,7 @@
 #include "tests/integration/harness.h"
 
+#include "docs/ferretdb_compat.h"
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,6 +192,11 @@ void Db::InsertJsonLines(const std::string& collection, const std::string& lines
     bson_t* doc = bson_new_from_json(reinterpret_cast<const uint8_t*>(line.data()),
                                      static_cast<ssize_t>(line.size()), &error);
     if (!doc) throw std::runtime_error(std::string("bad json line: ") + error.message);
+    if (HasNonFiniteMetric(doc)) {  // FerretDB refuses NaN: see docs/ferretdb_compat.h
+      BsonDoc fixed = WithoutNonFiniteMetrics(doc);
+      bson_destroy(doc);
+      doc = fixed.release();
+    }
     docs_storage[count++] = doc;
     if (count == kPage) flush();
   }

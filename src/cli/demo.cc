@@ -1,0 +1,382 @@
+// demo: the embedded default. With no MONGO_URI it starts a local FerretDB (SQLite backend) in
+// a temporary folder, seeds a few hundred users with 90 days of history, and runs the engine
+// with a short interval while a writer keeps adding and editing today's metrics; it prints the
+// batches and how a few users' analytics change. Ctrl-C stops everything and removes the
+// temporary folder. With MONGO_URI set it runs against that database (seeding only with
+// --seed-demo-data).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "checkpoint/lock.h"
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/engine_setup.h"
+#include "docs/ferretdb_compat.h"
+#include "docs/synthetic.h"
+#include "engine/loop.h"
+
+namespace ha::cli {
+namespace {
+
+std::atomic<bool> g_demo_stop{false};
+extern "C" void OnDemoSignal(int) { g_demo_stop.store(true); }
+
+constexpr const char* kFerretVersion = "v1.24.2";
+
+std::string FindFerretDb() {
+  if (const char* p = std::getenv("HA_FERRETDB"); p && *p) return p;
+  const char* home = std::getenv("HOME");
+  const std::string cache =
+      std::string(std::getenv("HA_CACHE_DIR") ? std::getenv("HA_CACHE_DIR")
+                                              : std::string(home ? home : "") +
+                                                    "/.cache/health-analytics") +
+      "/bin/ferretdb-" + kFerretVersion;
+  if (access(cache.c_str(), X_OK) == 0) return cache;
+  return "";
+}
+
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+// The local server: started in the constructor, stopped (and its folder removed) on destruction.
+class LocalServer {
+ public:
+  Status Start(const std::string& binary) {
+    char tmpl[] = "/tmp/health-analytics-demo-XXXXXX";
+    if (!mkdtemp(tmpl)) return IoError("cannot create a temporary folder for the demo");
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ + "/data");
+    const int port = FreeLoopbackPort();
+    uri_ = fmt::format("mongodb://127.0.0.1:{}/", port);
+    const std::string log = dir_ + "/ferretdb.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);  // Ctrl-C goes to us; we stop the server ourselves
+      FILE* out = freopen(log.c_str(), "w", stdout);
+      FILE* err = freopen(log.c_str(), "a", stderr);
+      (void)out;
+      (void)err;
+      const std::string a1 = "--handler=sqlite", a2 = "--sqlite-url=file:" + dir_ + "/data/",
+                        a3 = "--state-dir=" + dir_,
+                        a4 = fmt::format("--listen-addr=127.0.0.1:{}", port),
+                        a5 = "--debug-addr=-", a6 = "--telemetry=disable", a7 = "--log-level=warn";
+      execl(binary.c_str(), binary.c_str(), a1.c_str(), a2.c_str(), a3.c_str(), a4.c_str(),
+            a5.c_str(), a6.c_str(), a7.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (pid_ < 0) return IoError("cannot start FerretDB");
+    return Status::Ok();
+  }
+
+  ~LocalServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      for (int i = 0; i < 50; ++i) {
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+          pid_ = 0;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  const std::string& uri() const { return uri_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  pid_t pid_ = 0;
+  std::string dir_;
+  std::string uri_;
+};
+
+// Seeds users x days through bulk inserts of 1,000 documents.
+class StoreSeedSink : public SeedSink {
+ public:
+  explicit StoreSeedSink(Store& store) : store_(store) {}
+  void OnUser(const bson_t* user) override {
+    users_.emplace_back(bson_copy(user));
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, user, "_id") && BSON_ITER_HOLDS_OID(&it)) {
+      ObjectId id;
+      std::copy(bson_iter_oid(&it)->bytes, bson_iter_oid(&it)->bytes + 12, id.bytes.begin());
+      ids_.push_back(id);
+    }
+    if (users_.size() >= 1000) Flush(true);
+  }
+  void OnMetric(const bson_t* metric) override {
+    metrics_.push_back(HasNonFiniteMetric(metric) ? WithoutNonFiniteMetrics(metric)
+                                                  : BsonDoc(bson_copy(metric)));
+    ++metric_count_;
+    if (metrics_.size() >= 1000) Flush(false);
+  }
+  Status Finish() {
+    Flush(true);
+    Flush(false);
+    return status_;
+  }
+  const std::vector<ObjectId>& ids() const { return ids_; }
+  int64_t metric_count() const { return metric_count_; }
+
+ private:
+  void Flush(bool users) {
+    auto& docs = users ? users_ : metrics_;
+    if (status_.ok()) status_ = store_.InsertMany(users, docs);
+    docs.clear();
+  }
+  Store& store_;
+  std::vector<BsonDoc> users_, metrics_;
+  std::vector<ObjectId> ids_;
+  int64_t metric_count_ = 0;
+  Status status_;
+};
+
+double FieldDouble(const bson_t* doc, const char* path) {
+  bson_iter_t it, found;
+  if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
+      BSON_ITER_HOLDS_NUMBER(&found))
+    return bson_iter_as_double(&found);
+  return 0;
+}
+
+std::string FieldString(const bson_t* doc, const char* path) {
+  bson_iter_t it, found;
+  if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
+      BSON_ITER_HOLDS_UTF8(&found))
+    return bson_iter_utf8(&found, nullptr);
+  return "";
+}
+
+// "steps 7day: avg 8,234 (up 12.5%), streak 4 days, 6 points"
+std::string Describe(Store& store, const ObjectId& user) {
+  auto doc = store.FindAnalytics(user, Metric::kSteps, TimeRange::k7Day);
+  if (!doc.ok()) return "(unavailable)";
+  if (!*doc) return "no steps analytics yet";
+  const bson_t* d = (*doc)->get();
+  return fmt::format("steps 7day avg {:.0f} ({} {:+.1f}%), streak {} days, {} of 7 days logged",
+                     FieldDouble(d, "analytics.rollingAverage"),
+                     FieldString(d, "analytics.trend"),
+                     FieldDouble(d, "analytics.trendPercentage"),
+                     FieldDouble(d, "analytics.streakDays"),
+                     FieldDouble(d, "analytics.statistics.dataPointsCount"));
+}
+
+}  // namespace
+
+int RunDemo(int argc, char** argv) {
+  CLI::App app(
+      "The embedded default: with no MONGO_URI, a local FerretDB with sample data and the live "
+      "engine; with MONGO_URI, the live engine on that database (seeding it only with "
+      "--seed-demo-data). Ctrl-C stops everything.",
+      "health-analytics demo");
+  CommonFlags common;
+  AddCommonFlags(app, &common, /*with_now=*/false);
+  int users = 300, days = 90;
+  double duration = 0, interval = 2, write_every = 0.5;
+  bool seed_demo_data = false;
+  app.add_option("--users", users, "users to seed (300)")->check(CLI::Range(1, 100000));
+  app.add_option("--days", days, "days of history to seed (90)")->check(CLI::Range(1, 3650));
+  app.add_option("--interval", interval, "batch interval in seconds for the demo (2)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--write-every", write_every,
+                 "seconds between the demo writer's edits of today's metrics (0.5)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)");
+  app.add_flag("--seed-demo-data", seed_demo_data,
+               "seed sample data into the MONGO_URI database too (never done without it)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnDemoSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  // Embedded mode when no MONGO_URI is configured anywhere.
+  auto probe = LoadConfig(common.flags, ConfigScope::kFull, /*require_mongo=*/false);
+  if (!probe.ok()) return ReportSetupError(probe.status());
+  const bool embedded = probe->mongo_uri.empty();
+  std::unique_ptr<LocalServer> server;
+  bool seed = seed_demo_data;
+  if (embedded) {
+    const std::string binary = FindFerretDb();
+    if (binary.empty()) {
+      std::fprintf(stderr,
+                   "health-analytics demo: the local server (FerretDB %s) is not built; run "
+                   "`make demo` or scripts/setup, or set HA_FERRETDB to a ferretdb binary, or set "
+                   "MONGO_URI to use your own database\n",
+                   kFerretVersion);
+      return 2;
+    }
+    server = std::make_unique<LocalServer>();
+    if (Status st = server->Start(binary); !st.ok()) return ReportSetupError(st);
+    const std::string& d = server->dir();
+    common.flags["MONGO_URI"] = server->uri();
+    if (!common.flags.count("MONGO_DB_NAME")) common.flags["MONGO_DB_NAME"] = "health_demo";
+    for (auto [var, sub] : {std::pair{"CHECKPOINT_LOCATION", "/checkpoint"},
+                            {"LOG_DIRECTORY", "/logs"},
+                            {"METRICS_DIRECTORY", "/metrics"},
+                            {"DLQ_DIRECTORY", "/dlq"}})
+      if (!common.flags.count(var)) common.flags[var] = d + sub;
+    seed = true;
+  }
+  common.flags["BATCH_INTERVAL_SECONDS"] = fmt::format("{}", interval);
+  auto env = SetUpEngine(common);
+  if (!env.ok()) return ReportSetupError(env.status());
+  EngineEnv& e = **env;
+  auto lock = CheckpointLock::Acquire(e.config.checkpoint_location);
+  if (!lock.ok()) {
+    spdlog::error("{}", lock.status().message());
+    return 4;
+  }
+  if (embedded)
+    spdlog::info("demo: local FerretDB {} at {} (data in {}, removed on exit)", kFerretVersion,
+                 e.config.mongo_uri, server->dir());
+
+  // Wait for the server.
+  Status ping;
+  for (int i = 0; i < 100 && !g_demo_stop.load(); ++i) {
+    if ((ping = e.store->Ping()).ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!ping.ok()) {
+    spdlog::error("demo: cannot reach the database: {}", ping.message());
+    return 3;
+  }
+  CreateIndexesLogged(*e.store);
+
+  std::vector<ObjectId> tracked;
+  if (seed) {
+    const Instant t0 = NowMillis();
+    StoreSeedSink sink(*e.store);
+    SeedOptions so;
+    so.users = users;
+    so.days = days;
+    so.seed = 42;
+    so.now = NowMillis();
+    GenerateSeedData(so, &sink);
+    if (Status st = sink.Finish(); !st.ok()) {
+      spdlog::error("demo: seeding failed: {}", st.message());
+      return 1;
+    }
+    spdlog::info("demo: seeded {} users and {} daily documents in {} ms", sink.ids().size(),
+                 sink.metric_count(), NowMillis() - t0);
+    for (size_t i = 0; i < sink.ids().size() && tracked.size() < 3; i += 37)
+      tracked.push_back(sink.ids()[i]);
+  }
+
+  // The writer: keeps adding and editing today's metrics, like the upstream app.
+  std::atomic<int64_t> writes{0};
+  std::thread writer;
+  std::atomic<bool> writer_stop{false};
+  if (!tracked.empty()) {
+    StoreOptions wo;
+    wo.uri = e.config.mongo_uri;
+    wo.database = e.config.mongo_db_name;
+    wo.source_collection = e.config.source_collection;
+    auto writer_store = Store::Open(wo);
+    if (writer_store.ok()) {
+      writer = std::thread([&, s = std::shared_ptr<Store>(std::move(writer_store).value())] {
+        std::mt19937 rng(7);
+        double steps[3] = {2000, 3000, 4000};
+        while (!writer_stop.load() && !g_demo_stop.load()) {
+          const int k = static_cast<int>(rng() % tracked.size());
+          steps[k] += 400 + rng() % 2500;
+          const Instant now = NowMillis();
+          if (s->UpsertDailyMetrics(tracked[k], DayOf(now),
+                                    {{"steps", steps[k]}, {"activeMinutes", 10.0 + rng() % 50}},
+                                    now)
+                  .ok())
+            ++writes;
+          std::this_thread::sleep_for(std::chrono::duration<double>(write_every));
+        }
+      });
+    }
+  }
+
+  LoopOptions loop;
+  loop.interval_seconds = interval;
+  std::atomic<bool> stop{false};
+  const auto started = std::chrono::steady_clock::now();
+  std::thread timer([&] {
+    while (!g_demo_stop.load()) {
+      if (duration > 0 && std::chrono::steady_clock::now() - started >
+                              std::chrono::duration<double>(duration))
+        g_demo_stop.store(true);
+      stop.store(g_demo_stop.load());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    stop.store(true);
+  });
+  SessionSummary summary;
+  summary.started = NowMillis();
+  spdlog::info("demo: engine running every {:g} s; Ctrl-C to stop", interval);
+  Status st = RunLoop(
+      *e.engine, loop, stop,
+      [&](const BatchReport& r, double) {
+        e.batch_log->Append(r);
+        spdlog::info("batch {}: {} docs read, {} users recomputed, {} written, {} dead letters, "
+                     "watermark {}, {} ms{}",
+                     r.batch_id, r.records_processed, r.users_recomputed, r.analytics_written,
+                     r.dead_letters, r.watermark_to, r.processing_time_ms(),
+                     r.failed ? " FAILED: " + fmt::format("{}", fmt::join(r.errors, "; ")) : "");
+        for (const ObjectId& u : tracked)
+          spdlog::info("    user {}: {}", u.ToHex(), Describe(*e.store, u));
+      },
+      &summary);
+  g_demo_stop.store(true);
+  writer_stop.store(true);
+  if (writer.joinable()) writer.join();
+  timer.join();
+  spdlog::info(
+      "demo stopped: {} batches, {} docs read, {} analytics documents written, {} dead letters, "
+      "{} writes by the demo writer{}",
+      summary.batches, summary.records_processed, summary.analytics_written,
+      summary.dead_letters, writes.load(), embedded ? "; local server stopped and removed" : "");
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace ha::cli
