@@ -3,6 +3,7 @@
 #include <mongoc/mongoc.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 #include <string_view>
 
@@ -17,7 +18,18 @@ namespace {
 // mongoc_init once per process; mongoc_cleanup is left to process exit (libmongoc allows it).
 void InitMongoc() {
   static std::once_flag once;
-  std::call_once(once, [] { mongoc_init(); });
+  std::call_once(once, [] {
+    mongoc_init();
+    // libmongoc's own messages: warnings and worse to stderr, except the one FerretDB causes on
+    // every client close ("Couldn't send endSessions"), which is harmless.
+    mongoc_log_set_handler(
+        [](mongoc_log_level_t level, const char* domain, const char* message, void*) {
+          if (level > MONGOC_LOG_LEVEL_WARNING) return;
+          if (std::string_view(message).find("endSessions") != std::string_view::npos) return;
+          std::fprintf(stderr, "libmongoc %s: %s\n", domain, message);
+        },
+        nullptr);
+  });
 }
 
 bson_oid_t ToOid(const ObjectId& id) {
