@@ -33,7 +33,7 @@ void InitMongoc() {
 }
 
 bson_oid_t ToOid(const ObjectId& id) {
-  bson_oid_t oid;
+  bson_oid_t oid{};
   std::copy(id.bytes.begin(), id.bytes.end(), oid.bytes);
   return oid;
 }
