@@ -26,7 +26,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
-#include "docs/ferretdb_compat.h"
+#include "cli/seed_sink.h"
 #include "docs/synthetic.h"
 #include "engine/loop.h"
 
@@ -123,47 +123,6 @@ class LocalServer {
   pid_t pid_ = 0;
   std::string dir_;
   std::string uri_;
-};
-
-// Seeds users x days through bulk inserts of 1,000 documents.
-class StoreSeedSink : public SeedSink {
- public:
-  explicit StoreSeedSink(Store& store) : store_(store) {}
-  void OnUser(const bson_t* user) override {
-    users_.emplace_back(bson_copy(user));
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, user, "_id") && BSON_ITER_HOLDS_OID(&it)) {
-      ObjectId id;
-      std::copy(bson_iter_oid(&it)->bytes, bson_iter_oid(&it)->bytes + 12, id.bytes.begin());
-      ids_.push_back(id);
-    }
-    if (users_.size() >= 1000) Flush(true);
-  }
-  void OnMetric(const bson_t* metric) override {
-    metrics_.push_back(HasNonFiniteMetric(metric) ? WithoutNonFiniteMetrics(metric)
-                                                  : BsonDoc(bson_copy(metric)));
-    ++metric_count_;
-    if (metrics_.size() >= 1000) Flush(false);
-  }
-  Status Finish() {
-    Flush(true);
-    Flush(false);
-    return status_;
-  }
-  const std::vector<ObjectId>& ids() const { return ids_; }
-  int64_t metric_count() const { return metric_count_; }
-
- private:
-  void Flush(bool users) {
-    auto& docs = users ? users_ : metrics_;
-    if (status_.ok()) status_ = store_.InsertMany(users, docs);
-    docs.clear();
-  }
-  Store& store_;
-  std::vector<BsonDoc> users_, metrics_;
-  std::vector<ObjectId> ids_;
-  int64_t metric_count_ = 0;
-  Status status_;
 };
 
 double FieldDouble(const bson_t* doc, const char* path) {

@@ -1,5 +1,5 @@
 // `health-analytics seed`: realistic synthetic users and healthmetrics (docs/synthetic.h), written
-// as mongoexport-style relaxed Extended JSON lines (--out DIR) or, later, into the database.
+// as mongoexport-style relaxed Extended JSON lines (--out DIR) or into the database.
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -10,7 +10,9 @@
 #include <system_error>
 
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/jsonl.h"
+#include "cli/seed_sink.h"
 #include "core/time.h"
 #include "docs/ejson.h"
 #include "docs/synthetic.h"
@@ -76,20 +78,44 @@ int SeedIntoFiles(const SeedOptions& options, const std::string& dir) {
   return 0;
 }
 
-// ============================================================================================
-// TODO(lead): seeding a database. Called when --out is not given. To implement: add the
-// configuration flags in RunSeed (AddConfigFlags(app, ConfigScope::kFull, &flags)), load them
-// here with LoadConfig(flags, ConfigScope::kFull, true), connect through the store layer and
-// bulk-insert what GenerateSeedData hands a SeedSink (users into USERS_COLLECTION, healthmetrics
-// into SOURCE_COLLECTION), in batches of ~1,000 documents. Exit 3 when no server can be
-// selected within 30 s (engine spec section 5).
-// ============================================================================================
-int SeedIntoDatabase(const SeedOptions& options) {
-  (void)options;
+// Without --out: into SOURCE_COLLECTION and USERS_COLLECTION of the configured database, in
+// unordered bulk inserts of 1,000 documents. `updatedAt` is set as the upstream app sets it (the
+// write time of each day, never after --now). Exit 3 when no server can be selected.
+int SeedIntoDatabase(const SeedOptions& options, const FlagValues& flags) {
+  auto config = LoadConfig(flags, ConfigScope::kFull, /*require_mongo=*/true);
+  if (!config.ok()) {
+    std::fprintf(stderr, "health-analytics seed: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  StoreOptions so;
+  so.uri = config->mongo_uri;
+  so.database = config->mongo_db_name;
+  so.source_collection = config->source_collection;
+  so.analytics_collection = config->analytics_collection;
+  so.users_collection = config->users_collection;
+  auto store = Store::Open(so);
+  if (!store.ok()) {
+    std::fprintf(stderr, "health-analytics seed: %s\n", store.status().message().c_str());
+    return 2;
+  }
+  if (Status st = (*store)->Ping(); !st.ok()) {
+    std::fprintf(stderr, "health-analytics seed: cannot reach the database: %s\n",
+                 st.message().c_str());
+    return st.code() == StatusCode::kUnavailable ? 3 : 1;
+  }
+  StoreSeedSink sink(**store);
+  GenerateSeedData(options, &sink);
+  if (Status st = sink.Finish(); !st.ok()) {
+    std::fprintf(stderr, "health-analytics seed: %s\n", st.message().c_str());
+    return st.code() == StatusCode::kUnavailable ? 3 : 1;
+  }
   std::fprintf(stderr,
-               "health-analytics seed: writing into a database is not available yet; give --out "
-               "DIR to write users.jsonl and healthmetrics.jsonl (mongoimport can load them)\n");
-  return 2;
+               "health-analytics seed: inserted %zu users into %s and %lld documents into %s "
+               "(database %s)\n",
+               sink.ids().size(), config->users_collection.c_str(),
+               static_cast<long long>(sink.metric_count()), config->source_collection.c_str(),
+               config->mongo_db_name.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -120,13 +146,20 @@ int RunSeed(int argc, char** argv) {
                  "write DIR/users.jsonl and DIR/healthmetrics.jsonl (relaxed Extended JSON lines, "
                  "as mongoexport writes them); the folder is created if needed")
       ->type_name("DIR");
+  FlagValues flags;
+  AddConfigFlags(app, ConfigScope::kFull, &flags);
   app.footer(R"(
 Users: some without goals, some with partial or odd goals. Healthmetrics: one document per user
 per logged day, with a weekly rhythm, missing days and fields, activity zeros, spikes, a slow
 weight drift and about 1% invalid values (a string, a NaN, an out-of-range value, a wearable
 heartRate), so that `compute --dead-letters` has something to report.
 
-Exit codes: 0 success; 1 a file could not be written; 2 usage error.
+Without --out the documents go into the configured database (MONGO_URI, MONGO_DB_NAME,
+SOURCE_COLLECTION, USERS_COLLECTION), in bulk inserts; NaN values are stored as the string
+"NaN" there, because FerretDB cannot store NaN (docs/FERRETDB.md).
+
+Exit codes: 0 success; 1 a file or the database could not be written; 2 usage error; 3 no
+server could be selected within 30 s.
 )");
   try {
     app.parse(argc, argv);
@@ -148,7 +181,7 @@ Exit codes: 0 success; 1 a file could not be written; 2 usage error.
     }
     options.now = *now;
   }
-  if (out_dir.empty()) return SeedIntoDatabase(options);
+  if (out_dir.empty()) return SeedIntoDatabase(options, flags);
   return SeedIntoFiles(options, out_dir);
 }
 
