@@ -354,6 +354,34 @@ TEST_F(EngineTest, DeletedDayStopsCountingAfterRecomputeUser) {
   EXPECT_EQ(AnalyticsOf(User(5)), 0);
 }
 
+TEST_F(EngineTest, StreakIsCurrentOnDayDAndGoneOnDayDPlus2WithNoNewData) {
+  const Day d = DayOf(kT);
+  for (int k = 2; k >= 0; --k) InsertSteps(User(7), d - k, 12000, kT - 3'600'000 - k);
+  auto streak = [&] {
+    for (const std::string& line : db_->ExportCanonical("analytics")) {
+      json j = json::parse(line);
+      if (j["metricType"] == "steps" && j["timeRange"] == "7day")
+        return std::stoi(j["analytics"]["streakDays"]["$numberInt"].get<std::string>());
+    }
+    return -1;
+  };
+  Once(kT);
+  EXPECT_EQ(streak(), 3);
+  Once(kT + kMillisPerDay);  // day D is over and met the goal: still 3
+  EXPECT_EQ(streak(), 3);
+  Once(kT + 2 * kMillisPerDay);  // D+1 was missed: the streak is gone
+  EXPECT_EQ(streak(), 0);
+}
+
+TEST_F(EngineTest, SeedIntoTheDatabaseThenOnceMatchesCompute) {
+  RunResult seeded = Ha({"seed", "--users", "30", "--days", "40", "--seed", "3", "--now", Iso(kT)});
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  EXPECT_GT(db_->Count("healthmetrics"), 500);
+  EXPECT_EQ(db_->Count("users"), 30);
+  Once(kT);
+  EXPECT_EQ(Actual(false), Expected(kT, false));
+}
+
 TEST_F(EngineTest, BadEnvironmentVariableExitsWith2NamingIt) {
   RunResult r = Ha({"once"}, {{"MAX_BATCH_DOCS", "lots"}});
   EXPECT_EQ(r.exit_code, 2);
