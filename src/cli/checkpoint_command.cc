@@ -8,6 +8,7 @@
 #include "checkpoint/lock.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/engine_setup.h"
 
 namespace ha::cli {
 
@@ -29,7 +30,7 @@ int RunCheckpoint(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e);
   }
   FlagValues flags;
   if (!location.empty()) flags["CHECKPOINT_LOCATION"] = location;

@@ -181,7 +181,7 @@ int RunDemo(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e);
   }
 
   struct sigaction sa {};

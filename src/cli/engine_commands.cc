@@ -65,7 +65,7 @@ int RunEngine(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e);
   }
   auto env = SetUpEngine(common);
   if (!env.ok()) return ReportSetupError(env.status());
@@ -140,7 +140,7 @@ int RunIndexes(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e);
   }
   auto env = SetUpEngine(common);
   if (!env.ok()) return ReportSetupError(env.status());
@@ -164,7 +164,7 @@ int RunRecompute(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e);
   }
   std::optional<ObjectId> user;
   if (!user_hex.empty()) {

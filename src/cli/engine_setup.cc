@@ -98,6 +98,10 @@ Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common) {
   return env;
 }
 
+int UsageExit(CLI::App& app, const CLI::ParseError& error) {
+  return app.exit(error) == 0 ? 0 : 2;
+}
+
 int ReportSetupError(const Status& status) {
   std::fprintf(stderr, "health-analytics: %s\n", status.message().c_str());
   return 2;

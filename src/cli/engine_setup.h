@@ -16,6 +16,7 @@
 
 namespace CLI {
 class App;
+class ParseError;
 }
 
 namespace ha::cli {
@@ -45,6 +46,10 @@ struct EngineEnv {
 // Loads and validates the configuration (MONGO_* required), parses --now, sets up logging and
 // builds everything. kInvalidArgument for a configuration problem (exit code 2).
 Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common);
+
+// Prints CLI11's message for a parse error and returns the exit code: 0 for --help, 2 for a
+// usage error (an unknown flag, a missing or malformed value).
+int UsageExit(CLI::App& app, const CLI::ParseError& error);
 
 // Prints a setup error and returns its exit code (2).
 int ReportSetupError(const Status& status);

@@ -391,6 +391,13 @@ TEST_F(EngineTest, BadEnvironmentVariableExitsWith2NamingIt) {
   RunResult r2 = RunHa({"once"}, no_uri, dir_.path());
   EXPECT_EQ(r2.exit_code, 2);
   EXPECT_NE(r2.err.find("MONGO_URI"), std::string::npos) << r2.err;
+  for (const char* cmd : {"once", "run", "recompute", "indexes", "checkpoint"}) {
+    RunResult r3 = Ha({cmd, "--no-such-flag"});
+    EXPECT_EQ(r3.exit_code, 2) << cmd << r3.err;
+  }
+  RunResult r4 = Ha({"once", "--now", "yesterday"});
+  EXPECT_EQ(r4.exit_code, 2);
+  EXPECT_NE(r4.err.find("--now"), std::string::npos) << r4.err;
 }
 
 TEST_F(EngineTest, PasswordInMongoUriNeverReachesTheOutput) {
