@@ -409,6 +409,20 @@ TEST_F(EngineTest, PasswordInMongoUriNeverReachesTheOutput) {
   EXPECT_EQ((r.out + r.err).find("tok-very-secret"), std::string::npos);
 }
 
+TEST_F(EngineTest, DoctorFailsWithoutIndexesAndPassesAfterTheIndexesCommand) {
+  RunResult before = Ha({"doctor"});
+  EXPECT_EQ(before.exit_code, 1) << before.out;
+  EXPECT_NE(before.out.find("run `health-analytics indexes`"), std::string::npos) << before.out;
+  ASSERT_EQ(Ha({"indexes"}).exit_code, 0);
+  RunResult after = Ha({"doctor"});
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+  EXPECT_NE(after.out.find("server version"), std::string::npos) << after.out;
+  const Env down{{"MONGO_URI", "mongodb://u:hunter2@127.0.0.1:1/?serverSelectionTimeoutMS=200"}};
+  RunResult unreachable = Ha({"doctor"}, down);
+  EXPECT_EQ(unreachable.exit_code, 3);
+  EXPECT_EQ((unreachable.out + unreachable.err).find("hunter2"), std::string::npos);
+}
+
 TEST_F(EngineTest, IndexesCommandCreatesTheRecommendedIndexesAndReportsTtlAsAWarning) {
   RunResult r = Ha({"indexes"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

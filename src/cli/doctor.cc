@@ -1,0 +1,154 @@
+// doctor: pre-flight checks, each with a verdict and, when it fails, the fix.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/lock.h"
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/engine_setup.h"
+#include "store/store.h"
+
+namespace ha::cli {
+namespace {
+
+class Report {
+ public:
+  void Pass(const std::string& what) { std::printf("[ ok ] %s\n", what.c_str()); }
+  void Warn(const std::string& what, const std::string& fix) {
+    std::printf("[warn] %s\n       fix: %s\n", what.c_str(), fix.c_str());
+  }
+  void Fail(const std::string& what, const std::string& fix) {
+    ++failures_;
+    std::printf("[FAIL] %s\n       fix: %s\n", what.c_str(), fix.c_str());
+  }
+  int failures() const { return failures_; }
+
+ private:
+  int failures_ = 0;
+};
+
+// Whether the engine can create and write files in `dir` (created if missing).
+bool Writable(const std::string& dir, std::string* why) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *why = ec.message();
+    return false;
+  }
+  if (access(dir.c_str(), W_OK) != 0) {
+    *why = "not writable by this user";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunDoctor(int argc, char** argv) {
+  CLI::App app("Pre-flight checks: configuration, database, indexes, checkpoint, folders.",
+               "health-analytics doctor");
+  CommonFlags common;
+  AddCommonFlags(app, &common, /*with_now=*/false);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return UsageExit(app, e);
+  }
+  Report r;
+  auto config = LoadConfig(common.flags, ConfigScope::kFull, /*require_mongo=*/true);
+  if (!config.ok()) {
+    r.Fail("configuration: " + config.status().message(),
+           "set the variable in the environment, .env or as a flag (docs/OPERATIONS.md)");
+    return 1;
+  }
+  const Config& c = *config;
+  r.Pass(fmt::format(
+      "configuration: MONGO_URI={} MONGO_DB_NAME={} collections {}/{}/{}, every {:g} s, "
+      "checkpoint {}, SERVICE_TOKEN {}",
+      RedactUri(c.mongo_uri), c.mongo_db_name, c.source_collection, c.analytics_collection,
+      c.users_collection, c.batch_interval_seconds, c.checkpoint_location,
+      c.service_token.empty() ? "unset" : "set (***)"));
+
+  StoreOptions so;
+  so.uri = c.mongo_uri;
+  so.database = c.mongo_db_name;
+  so.source_collection = c.source_collection;
+  so.analytics_collection = c.analytics_collection;
+  so.users_collection = c.users_collection;
+  auto store = Store::Open(so);
+  if (!store.ok()) {
+    r.Fail(store.status().message(), "correct MONGO_URI");
+    return 1;
+  }
+  auto version = (*store)->ServerVersion();
+  if (!version.ok()) {
+    r.Fail("database: " + version.status().message(),
+           "check that the server is up and reachable from this host, and MONGO_URI");
+    return version.status().code() == StatusCode::kUnavailable ? 3 : 1;
+  }
+  r.Pass("database: connected, server version " + *version);
+
+  std::vector<Store::IndexInfo> indexes;
+  if (Status st = (*store)->CheckIndexes(&indexes); !st.ok()) {
+    r.Fail("indexes: " + st.message(), "check the user's listIndexes permission");
+  } else {
+    for (const auto& i : indexes) {
+      const std::string what = fmt::format("index {} {} on {}", i.name, i.key_json, i.collection);
+      if (i.present)
+        r.Pass(what);
+      else if (i.name == "analytics_ttl")
+        r.Warn(what + " is missing (expired documents are then removed by the daily recompute)",
+               "`health-analytics indexes` (servers without TTL support, like FerretDB, refuse "
+               "it; that is fine)");
+      else
+        r.Fail(what + " is missing", "run `health-analytics indexes`");
+    }
+  }
+
+  CheckpointStore checkpoint(c.checkpoint_location);
+  auto state = checkpoint.Load();
+  if (!state.ok()) {
+    r.Fail("checkpoint: " + state.status().message(), "see the message; docs/OPERATIONS.md");
+  } else if (!state->watermark) {
+    r.Pass(fmt::format("checkpoint: none yet in {} (the first batch reads the last {} days)",
+                       c.checkpoint_location, c.initial_lookback_days));
+  } else {
+    const double lag = (NowMillis() - *state->watermark) / 1000.0;
+    r.Pass(fmt::format("checkpoint: watermark {}, lag {:.0f} s, next batch {}",
+                       FormatInstant(*state->watermark), lag, state->next_batch_id));
+    if (checkpoint.LooksLikeOldJobLocalTime())
+      r.Warn("the watermark has no time zone and no sidecar: probably the old job's file, "
+             "written in local time but read as UTC",
+             "rewrite it with an explicit Z: `health-analytics checkpoint reset --to <UTC time>`");
+  }
+  auto lock = CheckpointLock::ProbeLock(c.checkpoint_location);
+  if (lock.ok())
+    r.Pass(lock->held ? "lock: held by " + lock->holder + " (an engine is running)"
+                      : std::string("lock: free"));
+
+  for (auto [name, dir] : {std::pair{"CHECKPOINT_LOCATION", c.checkpoint_location},
+                           {"LOG_DIRECTORY", c.log_directory},
+                           {"METRICS_DIRECTORY", c.metrics_directory},
+                           {"DLQ_DIRECTORY", c.dlq_directory}}) {
+    std::string why;
+    if (Writable(dir, &why))
+      r.Pass(fmt::format("{} {} is writable", name, dir));
+    else
+      r.Fail(fmt::format("{} {}: {}", name, dir, why),
+             fmt::format("create it with write access for this user, or set {}", name));
+  }
+  if (c.health_check_port != 0 && c.health_check_host == "127.0.0.1")
+    r.Warn("HTTP endpoints listen on 127.0.0.1 only",
+           "container probes need HEALTH_CHECK_HOST=0.0.0.0");
+  std::printf("%s\n", r.failures() == 0 ? "all checks passed"
+                                        : fmt::format("{} check(s) failed", r.failures()).c_str());
+  return r.failures() == 0 ? 0 : 1;
+}
+
+}  // namespace ha::cli
