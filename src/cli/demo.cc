@@ -306,6 +306,7 @@ int RunDemo(int argc, char** argv) {
     }
     stop.store(true);
   });
+  e.engine->SetStopFlag(&stop);
   SessionSummary summary;
   summary.started = NowMillis();
   spdlog::info("demo: engine running every {:g} s; Ctrl-C to stop", interval);

@@ -99,6 +99,7 @@ int RunEngine(int argc, char** argv) {
   }
 
   InstallSignalHandlers();
+  e.engine->SetStopFlag(&g_stop);
   spdlog::info("health-analytics {} running: database {} on {}, every {:g} s, checkpoint {}",
                kVersion, e.config.mongo_db_name, RedactUri(e.config.mongo_uri),
                e.config.batch_interval_seconds, e.config.checkpoint_location);
@@ -125,10 +126,13 @@ int RunEngine(int argc, char** argv) {
   }
   spdlog::info(
       "stopped after {} batches ({} failed) in {:.1f} s: {} docs read, {} users recomputed, {} "
-      "analytics documents written, {} dead letters; watermark {}",
+      "analytics documents written, {} dead letters; watermark {}{}",
       summary.batches, summary.failed_batches, (NowMillis() - summary.started) / 1000.0,
       summary.records_processed, summary.users_recomputed, summary.analytics_written,
-      summary.dead_letters, summary.last_watermark.empty() ? "unchanged" : summary.last_watermark);
+      summary.dead_letters, summary.last_watermark.empty() ? "unchanged" : summary.last_watermark,
+      summary.abandoned ? " (the batch in flight was abandoned before writing; the next run "
+                          "replays it)"
+                        : "");
   return 0;
 }
 

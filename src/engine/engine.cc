@@ -174,7 +174,8 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   worker();
   for (auto& t : pool) t.join();
 
-  if (stop_.load()) return {StatusCode::kFailedPrecondition, "stopping: batch abandoned before writing"};
+  if (stop_ && stop_->load())
+    return {StatusCode::kFailedPrecondition, "stopping: batch abandoned before writing"};
 
   std::vector<AnalyticsWrite> writes;
   for (UserPlan& p : plans)

@@ -69,8 +69,9 @@ class Engine {
   // Recomputes every user with analytics or data in the horizon (the `recompute` command).
   Status RecomputeAll(Instant now, int64_t batch_id, UserWork* work);
 
-  // Set from a signal handler: the batch in flight abandons before writing if it can.
-  void RequestStop() { stop_.store(true); }
+  // While `*stop` is true (set by a signal handler), the batch in flight abandons before its
+  // next write: it fails without touching the checkpoint, which a later batch replays.
+  void SetStopFlag(const std::atomic<bool>* stop) { stop_ = stop; }
 
  private:
   Status ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
@@ -83,7 +84,7 @@ class Engine {
   CheckpointStore& checkpoint_;
   DeadLetterLog& dead_letters_;
   EngineOptions options_;
-  std::atomic<bool> stop_{false};
+  const std::atomic<bool>* stop_ = nullptr;
 
   // Versions (updatedAt, _id) already processed in the grace window; after a restart it is
   // empty, so the window is treated as new (harmless).

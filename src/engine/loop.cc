@@ -38,6 +38,10 @@ Status RunLoop(Engine& engine, const LoopOptions& options, const std::atomic<boo
     auto result = engine.RunBatch(now, /*finish_recompute=*/false);
     if (!result.ok()) return result.status();
     const BatchReport& report = *result;
+    if (report.failed && stop.load()) {
+      summary->abandoned = true;  // stopping: not a failure
+      break;
+    }
     ++summary->batches;
     if (report.failed) {
       ++summary->failed_batches;

@@ -29,6 +29,7 @@ struct SessionSummary {
   int64_t dead_letters = 0;
   Instant started = 0;
   std::string last_watermark;
+  bool abandoned = false;  // the last batch was abandoned before writing because of a stop
 };
 
 // Runs batches until `stop` becomes true: a batch every interval (an overrunning batch is
