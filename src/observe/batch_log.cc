@@ -1,5 +1,6 @@
 #include "observe/batch_log.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 

@@ -1,5 +1,6 @@
 #include "observe/dead_letters.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -8,10 +9,12 @@
 namespace ha {
 namespace {
 
+// (doc_id, updated_at, field), plus user_id so that whole-user letters (no doc_id) of two
+// users stay apart; for document letters user_id follows from doc_id.
 std::string Key(const std::string& doc_id, std::optional<Instant> updated_at,
-                const std::string& field) {
+                const std::string& field, const std::string& user_id) {
   return doc_id + '|' + (updated_at ? std::to_string(*updated_at) : std::string("-")) + '|' +
-         field;
+         field + '|' + user_id;
 }
 
 std::string FileFor(const std::string& dir, Instant t) {
@@ -52,14 +55,16 @@ Status DeadLetterLog::Open(Instant now) {
         auto p = ParseInstant(j["updated_at"].get<std::string>());
         if (p.ok()) updated = *p;
       }
-      seen_.insert(Key(j.value("doc_id", ""), updated, j.value("field", "")));
+      seen_.insert(Key(j.value("doc_id", ""), updated, j.value("field", ""),
+                       j.value("user_id", "")));
     }
   }
   return Status::Ok();
 }
 
 bool DeadLetterLog::Record(const DeadLetter& letter) {
-  if (!seen_.insert(Key(letter.doc_id, letter.updated_at, letter.field)).second) return false;
+  if (!seen_.insert(Key(letter.doc_id, letter.updated_at, letter.field, letter.user_id)).second)
+    return false;
   ++counts_[letter.reason];
   ++total_;
   std::ofstream out(FileFor(dir_, letter.recorded_at), std::ios::app);
