@@ -117,10 +117,14 @@ void OfflineCompute::DeadLetter(std::string_view doc_id, std::string_view user_i
     AppendJsonString(user_id, &out);
   }
   out += R"(,"updated_at":)";
-  if (updated_at) {
+  // ISO-8601 for years 0000..9999; beyond, the milliseconds since the epoch as a number.
+  constexpr Instant kYear0 = -62167219200000, kYear10000 = 253402300800000;
+  if (updated_at && *updated_at >= kYear0 && *updated_at < kYear10000) {
     out += '"';
     out += FormatInstant(*updated_at);
     out += '"';
+  } else if (updated_at) {
+    out += std::to_string(*updated_at);
   } else {
     out += "null";
   }

@@ -1,5 +1,6 @@
 #include "docs/healthmetric.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "analytics/metrics.h"
@@ -7,6 +8,13 @@
 
 namespace ha {
 namespace {
+
+// Dates millions of years away are still Dates (usable, then ignored as future or outside the
+// horizon); clamping keeps DayOf within int32 days and away from int64 overflow.
+Instant ClampToDayRange(Instant t) {
+  constexpr Instant kLimit = StartOf(Day{1} << 30);
+  return std::clamp(t, -kLimit, kLimit);
+}
 
 void CopyOid(const bson_iter_t* it, ObjectId* id) {
   std::memcpy(id->bytes.data(), bson_iter_oid(it)->bytes, 12);
@@ -197,7 +205,7 @@ void DecodeHealthMetric(const bson_t* doc, const AnalyticsOptions& options,
     AddIssue(&out->issues, "", "date", "type", &date_it);
     usable = false;
   } else {
-    out->record.day = DayOf(bson_iter_date_time(&date_it));
+    out->record.day = DayOf(ClampToDayRange(bson_iter_date_time(&date_it)));
   }
   out->usable = usable;
   if (!usable || !has_metrics || BSON_ITER_HOLDS_NULL(&metrics_it)) return;

@@ -252,6 +252,17 @@ TEST(DecodeHealthMetric, DateBeforeTheEpochUsesFloorDays) {
   EXPECT_EQ(d.record.day, -1);
 }
 
+TEST(DecodeHealthMetric, ExtremeDatesStayFarAwayWithoutOverflow) {
+  const auto past = Decode(
+      R"({"userId":{"$oid":"65a1b2c3d4e5f60718293a00"},"date":{"$date":{"$numberLong":"-9223372036854775808"}},"updatedAt":{"$date":{"$numberLong":"9223372036854775807"}}})");
+  EXPECT_TRUE(past.usable);
+  EXPECT_LT(past.record.day, -1'000'000'000);
+  EXPECT_EQ(*past.updated_at, INT64_MAX);
+  const auto future = Decode(
+      R"({"userId":{"$oid":"65a1b2c3d4e5f60718293a00"},"date":{"$date":{"$numberLong":"9223372036854775807"}}})");
+  EXPECT_GT(future.record.day, 1'000'000'000);
+}
+
 TEST(DecodeHealthMetric, ReusesTheOutputAcrossDocuments) {
   DecodedHealthMetric out;
   BsonDoc bad = FromJson(Doc(R"({"steps":"x","weight":70})"));
