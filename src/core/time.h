@@ -20,7 +20,7 @@ inline constexpr int64_t kMillisPerDay = 86'400'000;
 
 // The UTC calendar day that contains `t` (floor division: instants before 1970 work too).
 constexpr Day DayOf(Instant t) {
-  return static_cast<Day>(t >= 0 ? t / kMillisPerDay : -((-t + kMillisPerDay - 1) / kMillisPerDay));
+  return static_cast<Day>(t >= 0 ? t / kMillisPerDay : (t + 1) / kMillisPerDay - 1);
 }
 
 // 00:00:00.000Z of `d`.

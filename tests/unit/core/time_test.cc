@@ -13,6 +13,9 @@ TEST(Time, DayArithmeticAgreesWithKnownDates) {
   EXPECT_EQ(DaysFromCivil(2025, 11, 20), 20412);
   EXPECT_EQ(DaysFromCivil(1970, 1, 1), 0);
   EXPECT_EQ(DayOf(-1), -1);  // 1969-12-31T23:59:59.999Z
+  EXPECT_EQ(DayOf(-kMillisPerDay), -1);
+  EXPECT_EQ(DayOf(-kMillisPerDay - 1), -2);
+  EXPECT_EQ(DayOf(INT64_MIN), static_cast<Day>(INT64_MIN / kMillisPerDay - 1));  // no overflow
   const CivilDate c = CivilFromDays(20412);
   EXPECT_EQ(c.year, 2025);
   EXPECT_EQ(c.month, 11u);
