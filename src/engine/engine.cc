@@ -19,13 +19,15 @@ using Key = std::pair<Metric, TimeRange>;
 // One user's planned writes and what they amount to.
 struct UserPlan {
   std::vector<AnalyticsWrite> writes;
+  std::vector<AnalyticsChange> changes;  // filled only when a listener wants them
   int64_t computed = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0;
   std::vector<Metric> overflow;
 };
 
 // Plans the writes that make the stored documents of `user` equal to `result`.
 UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
-                  std::span<const ExistingAnalytics> existing, const WriteStamp& stamp) {
+                  std::span<const ExistingAnalytics> existing, const WriteStamp& stamp,
+                  bool record_changes) {
   UserPlan plan;
   plan.overflow = result.overflow;
   std::map<Key, std::vector<const ExistingAnalytics*>> by_key;
@@ -51,6 +53,16 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
       BsonDoc fields;
       AppendAnalyticsFields(fields.get(), user, m, r, stamp);
       auto it = by_key.find({m.metric, static_cast<TimeRange>(r)});
+      if (record_changes &&
+          (it == by_key.end() || it->second.empty() ||
+           it->second.front()->digest != DeterministicDigest(fields.get()))) {
+        AnalyticsChange c;
+        c.metric = m.metric;
+        c.range = static_cast<TimeRange>(r);
+        c.inserted = it == by_key.end() || it->second.empty();
+        c.fields = BsonDoc(bson_copy(fields.get()));
+        plan.changes.push_back(std::move(c));
+      }
       if (it == by_key.end() || it->second.empty()) {
         AnalyticsWrite w;
         w.kind = AnalyticsWrite::Kind::kInsert;
@@ -164,7 +176,8 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
                                options_.analytics);
       WriteStamp s = stamp;
       s.processing_duration_ms = static_cast<int32_t>(NowMillis() - wall_start);
-      plans[i] = PlanUser(u, results[i], e == existing_by_user.end() ? kNoExisting : e->second, s);
+      plans[i] = PlanUser(u, results[i], e == existing_by_user.end() ? kNoExisting : e->second, s,
+                          listener_ != nullptr);
     }
   };
   const int threads =
@@ -193,7 +206,7 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
         std::vector<ExistingAnalytics> mine;
         user_status = store_.ReadAnalytics(users.subspan(i, 1), &mine);
         if (user_status.ok()) {
-          plans[i] = PlanUser(users[i], results[i], mine, stamp);
+          plans[i] = PlanUser(users[i], results[i], mine, stamp, listener_ != nullptr);
           WriteCounts c;
           user_status = store_.Write(plans[i].writes, &c);
         }
@@ -225,6 +238,8 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
       if (dead_letters_.Record(l)) ++work->dead_letters;
     }
     if (failed[i]) continue;
+    if (listener_ && !plans[i].changes.empty())
+      listener_->OnUserChanged(users[i], now, std::move(plans[i].changes));
     work->computed += plans[i].computed;
     work->inserted += plans[i].inserted;
     work->updated += plans[i].updated;
@@ -273,6 +288,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     report.errors.push_back(st.message());
     report.end_time = NowMillis();
     last_error_code_ = st.code();
+    if (listener_) listener_->OnBatchAbandoned(report.batch_id);
     return report;
   };
 
@@ -408,6 +424,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   commit.recompute_progress = progress_text;
   auto outcome = checkpoint_.Commit(commit);
   if (!outcome.ok()) return fail(outcome.status());
+  if (listener_) listener_->OnBatchCommitted(report.batch_id);
 
   for (const auto* list : {&changed, &late})
     for (const ChangedVersion& v : *list) seen_versions_.insert(Cursor{v.updated_at, v.id});

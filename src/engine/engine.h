@@ -46,6 +46,28 @@ struct UserWork {
   int64_t dead_letters = 0;
 };
 
+// One analytics document a batch inserted or updated (deletions raise no event).
+struct AnalyticsChange {
+  Metric metric = Metric::kSteps;
+  TimeRange range = TimeRange::k7Day;
+  bool inserted = false;  // else updated
+  BsonDoc fields;         // the fields written ($set body: everything but _id, createdAt, __v)
+};
+
+// Receives the users whose analytics changed visibly (analytics spec section 5: backend events).
+// The engine calls OnUserChanged during a batch, after the user's writes were acknowledged, and
+// then exactly one of OnBatchCommitted (the checkpoint was saved: the events may go out) or
+// OnBatchAbandoned (the batch failed: it will be replayed, drop what it announced). Called from
+// the engine's thread only; implementations must not block (queue and return).
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+  virtual void OnUserChanged(const ObjectId& user, Instant calculated_at,
+                             std::vector<AnalyticsChange>&& changes) = 0;
+  virtual void OnBatchCommitted(int64_t batch_id) = 0;
+  virtual void OnBatchAbandoned(int64_t batch_id) = 0;
+};
+
 class Engine {
  public:
   // The engine borrows everything; all must outlive it.
@@ -62,7 +84,8 @@ class Engine {
   Result<BatchReport> RunBatch(Instant now, bool finish_recompute);
   StatusCode last_error_code() const { return last_error_code_; }
 
-  // Recomputes `users` now (engine spec: `recompute`), without touching the checkpoint.
+  // Recomputes `users` now (engine spec: `recompute`), without touching the checkpoint. The
+  // change listener hears OnUserChanged; the caller ends with OnBatchCommitted/Abandoned.
   Status RecomputeUsers(std::span<const ObjectId> users, Instant now, int64_t batch_id,
                         UserWork* work);
 
@@ -72,6 +95,9 @@ class Engine {
   // While `*stop` is true (set by a signal handler), the batch in flight abandons before its
   // next write: it fails without touching the checkpoint, which a later batch replays.
   void SetStopFlag(const std::atomic<bool>* stop) { stop_ = stop; }
+
+  // Where visible changes are announced (nullptr: nowhere). Borrowed.
+  void SetChangeListener(ChangeListener* listener) { listener_ = listener; }
 
  private:
   Status ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
@@ -85,6 +111,7 @@ class Engine {
   DeadLetterLog& dead_letters_;
   EngineOptions options_;
   const std::atomic<bool>* stop_ = nullptr;
+  ChangeListener* listener_ = nullptr;
 
   // Versions (updatedAt, _id) already processed in the grace window; after a restart it is
   // empty, so the window is treated as new (harmless).
