@@ -198,6 +198,12 @@ const std::vector<Setting>& Settings() {
     v.push_back(Num("RECONCILE_INTERVAL_HOURS", false,
                     "full recompute every N hours besides the daily one, 0 disables (24)",
                     [](Config& c) -> double& { return c.reconcile_interval_hours; }, 0, false));
+    v.push_back(Int("USERS_PER_CHUNK", false, "users read, computed and written together (1000)",
+                    [](Config& c) -> int& { return c.users_per_chunk; }, 1, 1'000'000));
+    v.push_back(Int("RECOMPUTE_USERS_PER_BATCH", false,
+                    "users of a full recompute pass per batch of `run` (5000)",
+                    [](Config& c) -> int& { return c.recompute_users_per_batch; }, 1,
+                    100'000'000));
     return v;
   }();
   return kSettings;

@@ -42,6 +42,8 @@ struct Config {
   bool adaptive_polling = false;                   // ADAPTIVE_POLLING
   double min_batch_interval_seconds = 1;           // MIN_BATCH_INTERVAL_SECONDS, > 0
   double reconcile_interval_hours = 24;            // RECONCILE_INTERVAL_HOURS, 0 disables
+  int users_per_chunk = 1000;                      // USERS_PER_CHUNK: users read/computed/written together
+  int recompute_users_per_batch = 5000;            // RECOMPUTE_USERS_PER_BATCH: `run`'s slice of a full pass
 };
 
 // Which variables a command reads.

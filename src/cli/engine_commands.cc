@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
+#include "cli/monitoring.h"
 #include "core/version.h"
 #include "engine/engine.h"
 #include "engine/loop.h"
@@ -42,12 +43,13 @@ void LogBatch(const BatchReport& r, double next_interval) {
   }
   spdlog::info(
       "batch {}: {} docs read, {} users recomputed{}, {} written ({} inserted, {} updated, {} "
-      "deleted, {} unchanged), {} dead letters, watermark {} -> {}, {} ms{}",
+      "deleted, {} unchanged), {} dead letters, watermark {} -> {}, {} ms{}{}",
       r.batch_id, r.records_processed, r.users_recomputed,
       r.recompute_users ? fmt::format(" ({} by the daily recompute)", r.recompute_users) : "",
       r.analytics_written, r.analytics_inserted, r.analytics_updated, r.analytics_deleted,
       r.analytics_unchanged, r.dead_letters, r.watermark_from.empty() ? "none" : r.watermark_from,
-      r.watermark_to, r.processing_time_ms(), r.more_pending ? " (more pending)" : "");
+      r.watermark_to, r.processing_time_ms(), r.more_pending ? " (more pending)" : "",
+      next_interval > 0 ? fmt::format(", next in {:g} s", next_interval) : "");
 }
 
 // Exit code for a failed database step: 3 when no server could be selected.
@@ -76,6 +78,8 @@ int RunEngine(int argc, char** argv) {
     spdlog::error("{}", lock.status().message());
     return lock.status().code() == StatusCode::kAlreadyLocked ? 4 : 2;
   }
+  // Metrics, health, the textfile; HTTP endpoints for `run` only.
+  EngineMonitoring monitoring(e, /*with_http=*/!once);
 
   if (once) {
     if (Status st = e.store->Ping(); !st.ok()) {
@@ -92,6 +96,7 @@ int RunEngine(int argc, char** argv) {
       return 2;
     }
     e.batch_log->Append(*report);
+    monitoring.OnBatch(*report, 0);
     LogBatch(*report, 0);
     if (report->failed)
       return e.engine->last_error_code() == StatusCode::kUnavailable ? 3 : 1;
@@ -117,6 +122,7 @@ int RunEngine(int argc, char** argv) {
       *e.engine, loop, g_stop,
       [&](const BatchReport& r, double next) {
         e.batch_log->Append(r);
+        monitoring.OnBatch(r, next);
         LogBatch(r, next);
       },
       &summary);

@@ -64,6 +64,9 @@ EngineOptions EngineOptionsFrom(const Config& c) {
   o.max_batch_docs = c.max_batch_docs;
   o.result_ttl_days = c.result_ttl_days;
   o.worker_threads = c.worker_threads;
+  o.reconcile_interval_ms = static_cast<int64_t>(c.reconcile_interval_hours * 3'600'000);
+  o.users_per_chunk = static_cast<size_t>(c.users_per_chunk);
+  o.recompute_users_per_batch = static_cast<size_t>(c.recompute_users_per_batch);
   return o;
 }
 

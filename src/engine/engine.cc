@@ -95,25 +95,36 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
   return plan;
 }
 
-struct RecomputeProgress {
+// The full recompute pass (daily, or every RECONCILE_INTERVAL_HOURS), kept in the sidecar as
+// {"day": D, "started": ms, "after": "<hex>"|null, "done": bool}: the day and instant it
+// started for, the last user finished, and whether it is complete.
+struct PassState {
   std::optional<Day> day;
+  Instant started = 0;
   std::optional<ObjectId> after;
+  bool done = true;
 };
 
-RecomputeProgress ParseProgress(const std::string& text) {
-  RecomputeProgress p;
+PassState ParsePass(const std::string& text) {
+  PassState p;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return p;
   if (j.contains("day") && j["day"].is_number_integer()) p.day = j["day"].get<Day>();
+  if (j.contains("started") && j["started"].is_number_integer())
+    p.started = j["started"].get<Instant>();
   if (j.contains("after") && j["after"].is_string())
     p.after = ObjectId::FromHex(j["after"].get<std::string>());
+  // Progress written before "done" existed meant an unfinished pass.
+  p.done = j.contains("done") ? j["done"].is_boolean() && j["done"].get<bool>() : false;
   return p;
 }
 
-std::string FormatProgress(Day day, const std::optional<ObjectId>& after) {
+std::string FormatPass(const PassState& p) {
   nlohmann::json j;
-  j["day"] = day;
-  j["after"] = after ? nlohmann::json(after->ToHex()) : nlohmann::json(nullptr);
+  j["day"] = p.day ? nlohmann::json(*p.day) : nlohmann::json(nullptr);
+  j["started"] = p.started;
+  j["after"] = p.after ? nlohmann::json(p.after->ToHex()) : nlohmann::json(nullptr);
+  j["done"] = p.done;
   return j.dump();
 }
 
@@ -341,14 +352,22 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   // resumed from the sidecar's progress. Each user is computed once per batch: the slice is
   // merged with the affected users, and every history read comes after the change read.
   std::optional<Day> last_recompute_day = state.last_recompute_day;
-  std::string progress_text = state.recompute_progress;
+  PassState pass = ParsePass(state.recompute_progress);
   std::vector<ObjectId> slice;
+  bool pass_active = false;
   bool pass_done = true;
-  if (state.last_recompute_day != today) {
-    RecomputeProgress progress = ParseProgress(state.recompute_progress);
-    const std::optional<ObjectId> after =
-        progress.day == today ? progress.after : std::nullopt;
-    if (!after) {
+  {
+    const bool daily_due = state.last_recompute_day != today;
+    const bool reconcile_due = options_.reconcile_interval_ms > 0 && pass.done &&
+                               now - pass.started >= options_.reconcile_interval_ms;
+    const bool resume = !pass.done && pass.day == today;
+    if (daily_due || reconcile_due || resume) {
+      pass_active = true;
+      if (!resume) pass = PassState{today, now, std::nullopt, false};  // a new pass
+    }
+  }
+  if (pass_active) {
+    if (!pass.after) {
       // Where the server has no TTL index (FerretDB), expired documents go here.
       if (!has_ttl_) {
         auto ttl = store_.HasTtlIndex();
@@ -360,18 +379,21 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
         if (!n.ok()) return fail(n.status());
       }
     }
-    if (recompute_list_day_ != today) {
+    // The pass's users, listed once per pass (a new pass lists again: users come and go).
+    if (recompute_list_started_ != pass.started) {
       recompute_list_.clear();
       if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today,
                                        &recompute_list_);
           !st.ok())
         return fail(st);
-      recompute_list_day_ = today;
+      recompute_list_started_ = pass.started;
     }
-    auto begin = after ? std::upper_bound(recompute_list_.begin(), recompute_list_.end(), *after)
-                       : recompute_list_.begin();
+    auto begin = pass.after
+                     ? std::upper_bound(recompute_list_.begin(), recompute_list_.end(), *pass.after)
+                     : recompute_list_.begin();
     const size_t left = static_cast<size_t>(recompute_list_.end() - begin);
-    const size_t take = finish_recompute ? left : std::min(left, options_.recompute_users_per_batch);
+    const size_t take =
+        finish_recompute ? left : std::min(left, options_.recompute_users_per_batch);
     slice.assign(begin, begin + static_cast<std::ptrdiff_t>(take));
     pass_done = take == left;
   }
@@ -397,21 +419,24 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     report.recompute_users += static_cast<int64_t>(slice_done - before);
     const bool finished = pass_done && slice_done == slice.size();
     if (!finished && slice_done > 0 && slice_done < slice.size()) {
+      PassState at = pass;
+      at.after = slice[slice_done - 1];
       ProgressUpdate update;
       update.last_recompute_day = last_recompute_day;
-      update.recompute_progress = FormatProgress(today, slice[slice_done - 1]);
+      update.recompute_progress = FormatPass(at);
       if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return fail(st);
     }
   }
-  if (state.last_recompute_day != today) {
+  if (pass_active) {
+    if (!slice.empty()) pass.after = slice.back();
     if (pass_done) {
+      pass.done = true;
       last_recompute_day = today;
-      progress_text.clear();
     } else {
-      progress_text = FormatProgress(today, slice.back());
       report.more_pending = true;
     }
   }
+  const std::string progress_text = FormatPass(pass);
 
   // 7. Commit.
   CommitRequest commit;

@@ -33,6 +33,9 @@ struct EngineOptions {
   int write_attempts = 3;               // per user, before dead-lettering `write-failed`
   // Daily-recompute users handled per batch of `run` before the normal batch (interleaving).
   size_t recompute_users_per_batch = 5000;
+  // RECONCILE_INTERVAL_HOURS: a full recompute also when the last one started this long ago
+  // (0: only the daily one). Picks up deletions sooner where they are frequent.
+  int64_t reconcile_interval_ms = 24 * 3'600'000LL;
 };
 
 // Users whose analytics the batch recomputes, and the counts of what was done to them.
@@ -119,7 +122,7 @@ class Engine {
   std::optional<bool> has_ttl_;
   // The users of the day's recompute pass, listed once per day (sorted).
   std::vector<ObjectId> recompute_list_;
-  std::optional<Day> recompute_list_day_;
+  std::optional<Instant> recompute_list_started_;
   StatusCode last_error_code_ = StatusCode::kOk;
 };
 

@@ -37,7 +37,7 @@ Status RunLoop(Engine& engine, const LoopOptions& options, const std::atomic<boo
     const Instant now = options.frozen_now.value_or(NowMillis());
     auto result = engine.RunBatch(now, /*finish_recompute=*/false);
     if (!result.ok()) return result.status();
-    const BatchReport& report = *result;
+    BatchReport report = std::move(result).value();
     if (report.failed && stop.load()) {
       summary->abandoned = true;  // stopping: not a failure
       break;
@@ -45,6 +45,7 @@ Status RunLoop(Engine& engine, const LoopOptions& options, const std::atomic<boo
     ++summary->batches;
     if (report.failed) {
       ++summary->failed_batches;
+      report.next_interval_seconds = backoff;
       on_batch(report, backoff);
       SleepUntil(started + Seconds(backoff), stop);
       backoff = std::min(options.max_backoff_seconds, backoff * 2);
@@ -59,7 +60,8 @@ Status RunLoop(Engine& engine, const LoopOptions& options, const std::atomic<boo
     if (options.adaptive)
       interval = NextAdaptiveInterval(interval, report.records_processed > 0,
                                       options.min_interval_seconds, options.interval_seconds);
-    on_batch(report, report.more_pending ? 0 : interval);
+    report.next_interval_seconds = report.more_pending ? 0 : interval;
+    on_batch(report, report.next_interval_seconds);
     if (report.more_pending) continue;  // drain a backlog without waiting
     SleepUntil(started + Seconds(interval), stop);
   }

@@ -30,6 +30,7 @@ std::string BatchReportJson(const BatchReport& r) {
   j["watermark_to"] = r.watermark_to.empty() ? nlohmann::ordered_json(nullptr)
                                              : nlohmann::ordered_json(r.watermark_to);
   j["more_pending"] = r.more_pending;
+  if (r.next_interval_seconds >= 0) j["next_interval_seconds"] = r.next_interval_seconds;
   j["status"] = r.failed ? "failed" : "completed";
   if (r.failed) j["errors"] = r.errors;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -29,6 +29,7 @@ struct BatchReport {
   std::string watermark_from;  // ISO-8601 or "" (none)
   std::string watermark_to;
   bool more_pending = false;  // the read hit MAX_BATCH_DOCS or the daily recompute is unfinished
+  double next_interval_seconds = -1;  // the wait before the next batch (set by the loop; -1: none)
   bool failed = false;
   std::vector<std::string> errors;
 
