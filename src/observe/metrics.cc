@@ -12,6 +12,8 @@ namespace {
 // dashboards show a flat line instead of "no data".
 constexpr const char* kKnownDeadLetterReasons[] = {
     "type", "non-finite", "range", "wearable", "missing", "overflow", "write-failed"};
+// Outcomes the events publisher reports (observe/events.h), likewise rendered from the start.
+constexpr const char* kKnownEventResults[] = {"sent", "failed", "retried", "dropped"};
 
 std::string Number(double v) {
   if (std::isnan(v)) return "NaN";
@@ -70,6 +72,7 @@ MetricsRegistry::MetricsRegistry(std::string version, double interval_seconds, I
   m_.polling_interval_seconds = interval_seconds;
   m_.started = started;
   for (const char* reason : kKnownDeadLetterReasons) m_.dead_letters_by_reason[reason] = 0;
+  for (const char* result : kKnownEventResults) m_.events_by_result[result] = 0;
 }
 
 void MetricsRegistry::RecordBatch(const BatchReport& r) {
@@ -180,7 +183,8 @@ std::string MetricsRegistry::Render(Instant now, Names names) const {
     x.Sample("health_analytics_dead_letters_total", Label("reason", reason), Number(n));
 
   x.Family("health_analytics_events_total", "counter",
-           "Backend events (BACKEND_API_URL), by delivery result.");
+           "Backend events (BACKEND_API_URL), by outcome: sent, failed, dropped per event, "
+           "retried per retry.");
   for (const auto& [result, n] : m.events_by_result)
     x.Sample("health_analytics_events_total", Label("result", result), Number(n));
 
