@@ -46,9 +46,10 @@ const std::string& StatusPageHtml() {
   svg.chart { width:100%; height:190px; display:block; }
   svg.chart text { font-size:10px; fill:var(--mute); }
   svg.chart .grid { stroke:var(--line); stroke-width:1; }
-  svg.chart rect.bar.failed { fill:var(--bad); }
+  svg.chart text.cut { fill:var(--ink); font-weight:600; }
   table { width:100%; border-collapse:collapse; font-size:12px; table-layout:fixed; }
   td { overflow-wrap:anywhere; }
+  #dl-recent td:last-child { font-family:ui-monospace,monospace; font-size:11px; }
   th, td { text-align:left; padding:4px 6px; border-bottom:1px solid var(--line); vertical-align:top; }
   th { color:var(--mute); font-weight:600; }
   td.num { text-align:right; font-variant-numeric:tabular-nums; }
@@ -115,12 +116,17 @@ function el(tag, attrs, text) {
   if (text != null) e.textContent = text;
   return e;
 }
-// Bars of `value(b)` for each batch, newest on the right; failed batches in red.
+// Bars of `value(b)` for each batch, newest on the right; failed batches in red over a pale
+// band, so an outage shows in every chart. One outlier (the first batch's catch-up, say) does not
+// flatten the rest: the axis stops at the second-largest value and taller bars are cut, labelled.
 function barChart(svg, batches, value, color, unit) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const W = Math.max(300, Math.round(svg.clientWidth || 600)), H = 190, L = 46, R = 8, T = 10, B = 24;
+  const W = Math.max(300, Math.round(svg.clientWidth || 600)), H = 190, L = 46, R = 8, T = 14, B = 24;
   svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-  const max = niceMax(Math.max(0, ...batches.map(value)));
+  const values = batches.map(value).sort((a, b) => b - a);
+  let top = values.length ? values[0] : 0;
+  if (values.length > 1 && values[1] > 0 && values[0] > 4 * values[1]) top = values[1] * 1.2;
+  const max = niceMax(top);
   for (const f of [0, 0.5, 1]) {
     const y = T + (H - T - B) * (1 - f);
     svg.appendChild(el("line", {x1: L, x2: W - R, y1: y, y2: y, class: "grid"}));
@@ -132,15 +138,23 @@ function barChart(svg, batches, value, color, unit) {
   }
   const n = Math.max(batches.length, 20), slot = (W - L - R) / n, bw = Math.max(1, slot * 0.75);
   batches.forEach((b, i) => {
-    const v = value(b), h = (H - T - B) * (v / max);
+    const v = value(b), failed = b.status === "failed", cut = v > max;
+    const h = (H - T - B) * Math.min(1, v / max);
     const x = L + (n - batches.length + i) * slot + (slot - bw) / 2;
+    if (failed)
+      svg.appendChild(el("rect", {x: (x - (slot - bw) / 2).toFixed(1), y: T, width: slot.toFixed(1),
+                                  height: H - T - B, fill: "#fee4e2", class: "failband"}));
     const r = el("rect", {x: x.toFixed(1), y: (H - B - h).toFixed(1), width: bw.toFixed(1),
-                          height: Math.max(h, v > 0 ? 1 : 0).toFixed(1), fill: color,
-                          class: "bar" + (b.status === "failed" ? " failed" : ""),
+                          height: Math.max(h, v > 0 || failed ? 2 : 0).toFixed(1),
+                          fill: failed ? "#f04438" : color, class: "bar" + (failed ? " failed" : ""),
                           "data-batch-id": b.batch_id, "data-value": v});
     r.appendChild(el("title", {}, "batch " + b.batch_id + ": " + fmtNum(v) + " " + unit +
-                     (b.status === "failed" ? " (failed)" : "")));
+                     (failed ? " (failed)" : "")));
     svg.appendChild(r);
+    if (cut) {
+      svg.appendChild(el("text", {x: (x + bw / 2).toFixed(1), y: T - 3, "text-anchor": "middle",
+                                  class: "cut"}, "\u2191" + fmtNum(v)));
+    }
   });
   const first = batches[0], last = batches[batches.length - 1];
   svg.appendChild(el("text", {x: L + (n - batches.length) * slot, y: H - 8}, "#" + first.batch_id));
