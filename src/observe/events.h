@@ -25,7 +25,7 @@ struct EventPublisherOptions {
   std::string backend_api_url;  // BACKEND_API_URL: events go to <url>/api/events/emit
   std::string service_token;    // SERVICE_TOKEN: "Authorization: Bearer <token>"; never logged
   size_t max_queue = 10'000;    // events waiting to be sent; beyond, the oldest is dropped
-  size_t max_queue_bytes = size_t{64} << 20;  // and beyond this many bytes (~2.5k full users)
+  size_t max_queue_bytes = size_t{64} << 20;  // and bytes (~3,500 users x 24 documents)
   int max_in_flight = 4;                      // requests at once (one sending thread each)
   std::chrono::milliseconds timeout{5000};    // per request, connecting included
   int attempts = 3;                           // per event; 400 and 403 are never retried

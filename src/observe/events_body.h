@@ -5,7 +5,6 @@
 #include <bson/bson.h>
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,13 +15,16 @@
 
 namespace ha {
 
-// `doc` as plain JSON, keys in the document's order: Dates as ISO-8601 UTC strings with
+// `doc` as compact plain JSON, keys in the document's order: Dates as ISO-8601 UTC strings with
 // milliseconds ("2025-11-20T10:00:45.123Z"), ObjectIds as 24 lowercase hex digits, int32 and
-// int64 as JSON integers, doubles as JSON numbers in shortest round-trip form (a whole double
-// may print as 8000.0, still a JSON number), non-finite doubles as null (as JSON.stringify
-// writes them), null, booleans, strings, documents and arrays recursively. Types an analytics
+// int64 as JSON integers, doubles as JSON numbers in shortest round-trip form (8000.0 as 8000,
+// as JSON.stringify writes it), non-finite doubles as null (likewise), null, booleans, strings
+// (escaped; invalid UTF-8 as U+FFFD), documents and arrays recursively. Types an analytics
 // document never holds (binary, regex, decimal128, ...) become null.
-nlohmann::ordered_json PlainJson(const bson_t* doc);
+std::string PlainJson(const bson_t* doc);
+
+// Appends PlainJson(doc) to *out.
+void AppendPlainJson(const bson_t* doc, std::string* out);
 
 // One element of `data.analytics`, serialized: {"metricType", "timeRange", "analytics": the
 // change's `analytics` subdocument as PlainJson ({} when absent), "operationType": "insert" or
