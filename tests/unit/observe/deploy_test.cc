@@ -6,11 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -64,9 +64,10 @@ std::vector<std::string> DashboardExpressions() {
     if (!panel.contains("targets")) continue;
     for (const auto& t : panel["targets"]) {
       std::string e = t.at("expr").get<std::string>();
-      e = std::regex_replace(e, std::regex(R"(\$__rate_interval)"), "5m");
-      e = std::regex_replace(e, std::regex(R"(\$__interval)"), "1m");
-      e = std::regex_replace(e, std::regex(R"(\$(job|instance))"), ".*");
+      e = testing_util::ReplaceAll(e, "$__rate_interval", "5m");
+      e = testing_util::ReplaceAll(e, "$__interval", "1m");
+      e = testing_util::ReplaceAll(e, "$job", ".*");
+      e = testing_util::ReplaceAll(e, "$instance", ".*");
       out.push_back(e);
     }
   }
@@ -90,17 +91,25 @@ std::set<std::string> ExportedFamilies() {
 // The metric names an expression uses (health_analytics_* and spark_analytics_*).
 std::set<std::string> MetricNames(const std::string& text) {
   std::set<std::string> names;
-  const std::regex re(R"(\b((health|spark)_analytics_[a-z_]+))");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    std::string n = (*it)[1];
-    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-      const std::string s(suffix);
-      if (n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0 &&
-          n.find("duration_seconds") != std::string::npos)
-        n.resize(n.size() - s.size());
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (const std::string prefix : {"health_analytics_", "spark_analytics_"}) {
+    for (size_t pos = 0; (pos = text.find(prefix, pos)) != std::string::npos;) {
+      if (pos > 0 && word(text[pos - 1])) {  // part of a longer name
+        pos += prefix.size();
+        continue;
+      }
+      size_t end = pos + prefix.size();
+      while (end < text.size() &&
+             (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+        ++end;
+      std::string n = text.substr(pos, end - pos);
+      for (const std::string suffix : {"_bucket", "_sum", "_count"})
+        if (n.find("duration_seconds") != std::string::npos && n.size() > suffix.size() &&
+            n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+          n.resize(n.size() - suffix.size());
+      names.insert(n);
+      pos = end;
     }
-    names.insert(n);
   }
   return names;
 }
@@ -163,18 +172,19 @@ TEST(Deploy, SystemdUnitVerifiesAndIsHardened) {
   const std::string dir = Scratch("unit");
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/health-analytics.service";
-  std::ofstream(path) << std::regex_replace(unit, std::regex("/usr/local/bin/health-analytics"),
-                                            HA_BINARY);
+  std::ofstream(path) << testing_util::ReplaceAll(unit, "/usr/local/bin/health-analytics",
+                                                  HA_BINARY);
   const ShellRun verify = Shell("systemd-analyze verify '" + path + "'");
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
   // verify reports unknown keys and bad values as warnings on the unit file, exit code 0.
   EXPECT_EQ(verify.output.find(path), std::string::npos) << verify.output;
   const ShellRun security = Shell("systemd-analyze security --offline=yes '" + path + "'");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(security.output, m,
-                                std::regex(R"(Overall exposure level for [^:]+: ([0-9.]+))")))
-      << security.output;
-  EXPECT_LE(std::stod(m[1]), 2.0) << security.output;
+  const std::string label = "Overall exposure level for ";
+  const size_t at = security.output.find(label);
+  ASSERT_NE(at, std::string::npos) << security.output;
+  const size_t colon = security.output.find(": ", at);
+  ASSERT_NE(colon, std::string::npos) << security.output;
+  EXPECT_LE(std::stod(security.output.substr(colon + 2)), 2.0) << security.output;
   std::filesystem::remove_all(dir);
 }
 
