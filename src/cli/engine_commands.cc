@@ -80,6 +80,15 @@ int RunEngine(int argc, char** argv) {
   }
   // Metrics, health, the textfile; HTTP endpoints for `run` only.
   EngineMonitoring monitoring(e, /*with_http=*/!once);
+  auto events = StartEvents(e, &monitoring.monitor().metrics());
+  if (!events.ok()) return ReportSetupError(events.status());
+  // Delivery is best effort: on exit, up to 5 s to send what the last batches queued.
+  struct FlushEvents {
+    EventPublisher* p;
+    ~FlushEvents() {
+      if (p) p->Shutdown(std::chrono::seconds(5));
+    }
+  } flush_events{events->get()};
 
   if (once) {
     if (Status st = e.store->Ping(); !st.ok()) {
@@ -195,11 +204,19 @@ int RunRecompute(int argc, char** argv) {
   const Instant now = common.now.value_or(NowMillis());
   auto state = e.checkpoint->Load();
   const int64_t batch_id = state.ok() ? state->next_batch_id : 0;
+  auto events = StartEvents(e, nullptr);
+  if (!events.ok()) return ReportSetupError(events.status());
   UserWork work;
   const Instant started = NowMillis();
   Status st = user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now,
                                               batch_id, &work)
                    : e.engine->RecomputeAll(now, batch_id, &work);
+  if (*events) {
+    // recompute has no checkpoint to replay from, and only acknowledged writes were announced:
+    // what it changed goes out whether or not it finished.
+    (*events)->OnBatchCommitted(batch_id);
+    (*events)->Shutdown(std::chrono::seconds(5));
+  }
   if (!st.ok()) {
     spdlog::error("recompute failed: {}", st.message());
     return ExitFor(st);

@@ -101,6 +101,20 @@ Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common) {
   return env;
 }
 
+Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegistry* metrics) {
+  EventPublisherOptions eo;
+  eo.backend_api_url = env.config.backend_api_url;
+  eo.service_token = env.config.service_token;
+  if (metrics) eo.on_result = [metrics](std::string_view r) { metrics->RecordEvent(r); };
+  auto publisher = EventPublisher::Create(std::move(eo));
+  if (!publisher.ok()) return publisher.status();
+  if (*publisher) {
+    env.engine->SetChangeListener(publisher->get());
+    spdlog::info("backend events: on, to {}", (*publisher)->endpoint_for_logs());
+  }
+  return std::move(publisher).value();
+}
+
 int UsageExit(CLI::App& app, const CLI::ParseError& error) {
   return app.exit(error) == 0 ? 0 : 2;
 }

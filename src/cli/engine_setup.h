@@ -12,6 +12,8 @@
 #include "engine/engine.h"
 #include "observe/batch_log.h"
 #include "observe/dead_letters.h"
+#include "observe/events.h"
+#include "observe/metrics.h"
 #include "store/store.h"
 
 namespace CLI {
@@ -56,6 +58,12 @@ int ReportSetupError(const Status& status);
 
 // Creates the recommended indexes and logs each warning. False when the server is unreachable.
 bool CreateIndexesLogged(Store& store);
+
+// Backend events (analytics spec section 5) when BACKEND_API_URL and SERVICE_TOKEN are both set:
+// a publisher listening to the engine, counting outcomes in `metrics` (may be null). Returns
+// nullptr when events are off; kInvalidArgument for a malformed URL or token (exit code 2).
+// The publisher must outlive the engine's batches; call Shutdown on it before exit.
+Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegistry* metrics);
 
 // The engine's options from the configuration.
 EngineOptions EngineOptionsFrom(const Config& config);

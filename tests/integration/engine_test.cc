@@ -17,6 +17,7 @@
 #include "core/object_id.h"
 #include "core/time.h"
 #include "tests/integration/harness.h"
+#include "tests/unit/events/http_receiver.h"
 
 namespace ha::testing {
 namespace {
@@ -380,6 +381,33 @@ TEST_F(EngineTest, SeedIntoTheDatabaseThenOnceMatchesCompute) {
   EXPECT_EQ(db_->Count("users"), 30);
   Once(kT);
   EXPECT_EQ(Actual(false), Expected(kT, false));
+}
+
+TEST_F(EngineTest, OnceSendsBackendEventsForChangedUsersAndNeverTheToken) {
+  HttpReceiver backend;
+  InsertSteps(User(21), DayOf(kT) - 1, 6000, kT - 20'000);
+  InsertSteps(User(22), DayOf(kT) - 1, 7000, kT - 10'000);
+  const Env events{{"BACKEND_API_URL", backend.url()}, {"SERVICE_TOKEN", "tok-secret-123"}};
+  RunResult r = Ha({"once", "--now", Iso(kT)}, events);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(backend.WaitFor(2, std::chrono::seconds(10)));
+  std::set<std::string> users;
+  for (const HttpRequest& req : backend.requests()) {
+    EXPECT_EQ(req.target, "/api/events/emit");
+    EXPECT_EQ(req.headers.at("authorization"), "Bearer tok-secret-123");
+    json body = json::parse(req.body);
+    EXPECT_EQ(body["eventType"], "analytics:batch_update");
+    users.insert(body["userId"].get<std::string>());
+    EXPECT_EQ(body["data"]["count"], 3);  // steps: 7day, 30day, 90day, all inserted
+    for (const json& item : body["data"]["analytics"]) EXPECT_EQ(item["operationType"], "insert");
+  }
+  EXPECT_EQ(users, (std::set<std::string>{User(21).ToHex(), User(22).ToHex()}));
+  EXPECT_EQ((r.out + r.err).find("tok-secret-123"), std::string::npos);
+  // Nothing changed: no event.
+  const size_t before = backend.count();
+  ASSERT_EQ(Ha({"once", "--now", Iso(kT + 1000)}, events).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(backend.count(), before);
 }
 
 TEST_F(EngineTest, BadEnvironmentVariableExitsWith2NamingIt) {
