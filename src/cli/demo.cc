@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -26,6 +27,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
+#include "cli/monitoring.h"
 #include "cli/seed_sink.h"
 #include "docs/synthetic.h"
 #include "engine/loop.h"
@@ -141,12 +143,21 @@ std::string FieldString(const bson_t* doc, const char* path) {
   return "";
 }
 
-// "steps 7day: avg 8,234 (up 12.5%), streak 4 days, 6 points"
-std::string Describe(Store& store, const ObjectId& user) {
-  auto doc = store.FindAnalytics(user, Metric::kSteps, TimeRange::k7Day);
+// "steps 7day: avg 8,234 (up 12.5%), streak 4 days, 6 points". The document is found by key
+// once, then by its _id (kept across updates), which FerretDB serves without a scan.
+std::string Describe(Store& store, const ObjectId& user, std::map<ObjectId, ObjectId>* ids) {
+  auto known = ids->find(user);
+  auto doc = known != ids->end() ? store.FindAnalyticsById(known->second)
+                                 : store.FindAnalytics(user, Metric::kSteps, TimeRange::k7Day);
   if (!doc.ok()) return "(unavailable)";
   if (!*doc) return "no steps analytics yet";
   const bson_t* d = (*doc)->get();
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, d, "_id") && BSON_ITER_HOLDS_OID(&it)) {
+    ObjectId id;
+    std::copy(bson_iter_oid(&it)->bytes, bson_iter_oid(&it)->bytes + 12, id.bytes.begin());
+    (*ids)[user] = id;
+  }
   return fmt::format("steps 7day avg {:.0f} ({} {:+.1f}%), streak {} days, {} of 7 days logged",
                      FieldDouble(d, "analytics.rollingAverage"),
                      FieldString(d, "analytics.trend"),
@@ -227,6 +238,11 @@ int RunDemo(int argc, char** argv) {
     spdlog::error("{}", lock.status().message());
     return 4;
   }
+  // The status page, /health and /metrics on HEALTH_CHECK_HOST:HEALTH_CHECK_PORT (5001).
+  EngineMonitoring monitoring(e, /*with_http=*/true);
+  if (monitoring.http_port() > 0)
+    spdlog::info("demo: status page at http://{}:{}/", e.config.health_check_host,
+                 monitoring.http_port());
   if (embedded)
     spdlog::info("demo: local FerretDB {} at {} (data in {}, removed on exit)", kFerretVersion,
                  e.config.mongo_uri, server->dir());
@@ -307,20 +323,22 @@ int RunDemo(int argc, char** argv) {
     stop.store(true);
   });
   e.engine->SetStopFlag(&stop);
+  std::map<ObjectId, ObjectId> analytics_ids;  // tracked user -> their steps/7day document
   SessionSummary summary;
   summary.started = NowMillis();
   spdlog::info("demo: engine running every {:g} s; Ctrl-C to stop", interval);
   Status st = RunLoop(
       *e.engine, loop, stop,
-      [&](const BatchReport& r, double) {
+      [&](const BatchReport& r, double next) {
         e.batch_log->Append(r);
+        monitoring.OnBatch(r, next);
         spdlog::info("batch {}: {} docs read, {} users recomputed, {} written, {} dead letters, "
                      "watermark {}, {} ms{}",
                      r.batch_id, r.records_processed, r.users_recomputed, r.analytics_written,
                      r.dead_letters, r.watermark_to, r.processing_time_ms(),
                      r.failed ? " FAILED: " + fmt::format("{}", fmt::join(r.errors, "; ")) : "");
         for (const ObjectId& u : tracked)
-          spdlog::info("    user {}: {}", u.ToHex(), Describe(*e.store, u));
+          spdlog::info("    user {}: {}", u.ToHex(), Describe(*e.store, u, &analytics_ids));
       },
       &summary);
   g_demo_stop.store(true);

@@ -615,6 +615,21 @@ Result<std::optional<BsonDoc>> Store::FindAnalytics(const ObjectId& user, Metric
   return found;
 }
 
+Result<std::optional<BsonDoc>> Store::FindAnalyticsById(const ObjectId& id) {
+  bson_t filter = BSON_INITIALIZER;
+  const bson_oid_t oid = ToOid(id);
+  bson_append_oid(&filter, "_id", -1, &oid);
+  auto coll = impl_->Analytics();
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, nullptr, nullptr));
+  bson_destroy(&filter);
+  std::optional<BsonDoc> found;
+  Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
+    if (!found) found.emplace(bson_copy(doc));
+  });
+  if (!st.ok()) return st;
+  return found;
+}
+
 Result<bool> Store::HasTtlIndex() {
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_indexes_with_opts(coll.get(), nullptr));

@@ -139,6 +139,10 @@ class Store {
   Result<std::optional<BsonDoc>> FindAnalytics(const ObjectId& user, Metric metric,
                                                TimeRange range);
 
+  // The analytics document with this `_id` (the only lookup FerretDB's SQLite backend serves
+  // without a scan), or nullopt.
+  Result<std::optional<BsonDoc>> FindAnalyticsById(const ObjectId& id);
+
   // Whether the analytics collection has a TTL index on expiresAt.
   Result<bool> HasTtlIndex();
 
