@@ -284,11 +284,7 @@ int RunDemo(int argc, char** argv) {
   std::thread writer;
   std::atomic<bool> writer_stop{false};
   if (!tracked.empty()) {
-    StoreOptions wo;
-    wo.uri = e.config.mongo_uri;
-    wo.database = e.config.mongo_db_name;
-    wo.source_collection = e.config.source_collection;
-    auto writer_store = Store::Open(wo);
+    auto writer_store = Store::Open(StoreOptionsFrom(e.config));
     if (writer_store.ok()) {
       writer = std::thread([&, s = std::shared_ptr<Store>(std::move(writer_store).value())] {
         std::mt19937 rng(7);

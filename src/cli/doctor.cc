@@ -75,13 +75,7 @@ int RunDoctor(int argc, char** argv) {
       c.users_collection, c.batch_interval_seconds, c.checkpoint_location,
       c.service_token.empty() ? "unset" : "set (***)"));
 
-  StoreOptions so;
-  so.uri = c.mongo_uri;
-  so.database = c.mongo_db_name;
-  so.source_collection = c.source_collection;
-  so.analytics_collection = c.analytics_collection;
-  so.users_collection = c.users_collection;
-  auto store = Store::Open(so);
+  auto store = Store::Open(StoreOptionsFrom(c));
   if (!store.ok()) {
     r.Fail(store.status().message(), "correct MONGO_URI");
     return 1;

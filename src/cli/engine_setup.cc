@@ -56,6 +56,16 @@ void SetUpLogging(const Config& config) {
   spdlog::set_default_logger(logger);
 }
 
+StoreOptions StoreOptionsFrom(const Config& c) {
+  StoreOptions so;
+  so.uri = c.mongo_uri;
+  so.database = c.mongo_db_name;
+  so.source_collection = c.source_collection;
+  so.analytics_collection = c.analytics_collection;
+  so.users_collection = c.users_collection;
+  return so;
+}
+
 EngineOptions EngineOptionsFrom(const Config& c) {
   EngineOptions o;
   o.analytics = c.analytics;
@@ -81,13 +91,7 @@ Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common) {
   auto env = std::make_unique<EngineEnv>();
   env->config = std::move(config).value();
   SetUpLogging(env->config);
-  StoreOptions so;
-  so.uri = env->config.mongo_uri;
-  so.database = env->config.mongo_db_name;
-  so.source_collection = env->config.source_collection;
-  so.analytics_collection = env->config.analytics_collection;
-  so.users_collection = env->config.users_collection;
-  auto store = Store::Open(so);
+  auto store = Store::Open(StoreOptionsFrom(env->config));
   if (!store.ok()) return store.status();
   env->store = std::move(store).value();
   env->checkpoint = std::make_unique<CheckpointStore>(env->config.checkpoint_location);

@@ -65,6 +65,9 @@ bool CreateIndexesLogged(Store& store);
 // The publisher must outlive the engine's batches; call Shutdown on it before exit.
 Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegistry* metrics);
 
+// The store's options from the configuration.
+StoreOptions StoreOptionsFrom(const Config& config);
+
 // The engine's options from the configuration.
 EngineOptions EngineOptionsFrom(const Config& config);
 

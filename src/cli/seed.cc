@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/engine_setup.h"
 #include "cli/jsonl.h"
 #include "cli/seed_sink.h"
 #include "core/time.h"
@@ -87,13 +88,7 @@ int SeedIntoDatabase(const SeedOptions& options, const FlagValues& flags) {
     std::fprintf(stderr, "health-analytics seed: %s\n", config.status().message().c_str());
     return 2;
   }
-  StoreOptions so;
-  so.uri = config->mongo_uri;
-  so.database = config->mongo_db_name;
-  so.source_collection = config->source_collection;
-  so.analytics_collection = config->analytics_collection;
-  so.users_collection = config->users_collection;
-  auto store = Store::Open(so);
+  auto store = Store::Open(StoreOptionsFrom(*config));
   if (!store.ok()) {
     std::fprintf(stderr, "health-analytics seed: %s\n", store.status().message().c_str());
     return 2;

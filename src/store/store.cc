@@ -595,6 +595,20 @@ Status Store::UpsertDailyMetrics(const ObjectId& user, Day day,
   return Status::Ok();
 }
 
+Result<std::optional<BsonDoc>> Store::FindOneAnalytics(const bson_t* filter) {
+  bson_t opts = BSON_INITIALIZER;
+  bson_append_int64(&opts, "limit", -1, 1);
+  auto coll = impl_->Analytics();
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter, &opts, nullptr));
+  bson_destroy(&opts);
+  std::optional<BsonDoc> found;
+  Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
+    if (!found) found.emplace(bson_copy(doc));
+  });
+  if (!st.ok()) return st;
+  return found;
+}
+
 Result<std::optional<BsonDoc>> Store::FindAnalytics(const ObjectId& user, Metric metric,
                                                     TimeRange range) {
   bson_t filter = BSON_INITIALIZER;
@@ -604,14 +618,8 @@ Result<std::optional<BsonDoc>> Store::FindAnalytics(const ObjectId& user, Metric
                    static_cast<int>(InfoOf(metric).name.size()));
   const std::string_view r = kRangeNames[static_cast<int>(range)];
   bson_append_utf8(&filter, "timeRange", -1, r.data(), static_cast<int>(r.size()));
-  auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, nullptr, nullptr));
+  auto found = FindOneAnalytics(&filter);
   bson_destroy(&filter);
-  std::optional<BsonDoc> found;
-  Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
-    if (!found) found.emplace(bson_copy(doc));
-  });
-  if (!st.ok()) return st;
   return found;
 }
 
@@ -619,14 +627,8 @@ Result<std::optional<BsonDoc>> Store::FindAnalyticsById(const ObjectId& id) {
   bson_t filter = BSON_INITIALIZER;
   const bson_oid_t oid = ToOid(id);
   bson_append_oid(&filter, "_id", -1, &oid);
-  auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, nullptr, nullptr));
+  auto found = FindOneAnalytics(&filter);
   bson_destroy(&filter);
-  std::optional<BsonDoc> found;
-  Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
-    if (!found) found.emplace(bson_copy(doc));
-  });
-  if (!st.ok()) return st;
   return found;
 }
 

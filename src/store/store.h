@@ -158,6 +158,7 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  Result<std::optional<BsonDoc>> FindOneAnalytics(const bson_t* filter);
   std::unique_ptr<Impl> impl_;
 };
 
