@@ -105,6 +105,23 @@ int RunDoctor(int argc, char** argv) {
     }
   }
 
+  for (auto [kind, what] : {std::pair{"poll", "the polling query (updatedAt, _id)"},
+                            {"history", "the history read (userId, date)"}}) {
+    auto plan = (*store)->ExplainQuery(kind);
+    if (!plan.ok())
+      r.Warn(fmt::format("{}: explain failed: {}", what, plan.status().message()),
+             "check the user's permissions for explain");
+    else if (!plan->reported)
+      r.Warn(fmt::format("{}: the server's explain does not report a query plan (FerretDB "
+                         "does not)", what),
+             "nothing to do on FerretDB; on MongoDB this means explain was refused");
+    else if (plan->uses_index)
+      r.Pass(fmt::format("{} uses an index: {}", what, plan->summary));
+    else
+      r.Fail(fmt::format("{} scans the collection: {}", what, plan->summary),
+             "run `health-analytics indexes`");
+  }
+
   CheckpointStore checkpoint(c.checkpoint_location);
   auto state = checkpoint.Load();
   if (!state.ok()) {

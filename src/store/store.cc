@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "docs/analytics_doc.h"
 #include "docs/user.h"
@@ -630,6 +631,76 @@ Result<std::optional<BsonDoc>> Store::FindAnalyticsById(const ObjectId& id) {
   auto found = FindOneAnalytics(&filter);
   bson_destroy(&filter);
   return found;
+}
+
+namespace {
+
+// Walks a plan tree: records every stage and index name found.
+void WalkPlan(bson_iter_t* it, std::vector<std::string>* stages, std::vector<std::string>* indexes) {
+  while (bson_iter_next(it)) {
+    const std::string_view key = bson_iter_key(it);
+    if (key == "stage" && BSON_ITER_HOLDS_UTF8(it)) stages->emplace_back(bson_iter_utf8(it, nullptr));
+    if (key == "indexName" && BSON_ITER_HOLDS_UTF8(it))
+      indexes->emplace_back(bson_iter_utf8(it, nullptr));
+    bson_iter_t child;
+    if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) && bson_iter_recurse(it, &child))
+      WalkPlan(&child, stages, indexes);
+  }
+}
+
+}  // namespace
+
+Result<Store::QueryPlan> Store::ExplainQuery(std::string_view kind) {
+  bson_t cmd = BSON_INITIALIZER, find, filter, opts_sort;
+  bson_append_document_begin(&cmd, "explain", -1, &find);
+  bson_append_utf8(&find, "find", -1, impl_->options.source_collection.c_str(), -1);
+  bson_append_document_begin(&find, "filter", -1, &filter);
+  const Instant now = NowMillis();
+  if (kind == "poll") {
+    AppendAfterFilter(&filter, Cursor{now, ObjectId::Min()}, nullptr);
+    bson_append_document_end(&find, &filter);
+    bson_append_document_begin(&find, "sort", -1, &opts_sort);
+    bson_append_int32(&opts_sort, "updatedAt", -1, 1);
+    bson_append_int32(&opts_sort, "_id", -1, 1);
+    bson_append_document_end(&find, &opts_sort);
+  } else {
+    const ObjectId some_user;
+    bson_t uid, date;
+    bson_append_document_begin(&filter, "userId", -1, &uid);
+    AppendOidArray(&uid, "$in", std::span<const ObjectId>(&some_user, 1));
+    bson_append_document_end(&filter, &uid);
+    bson_append_document_begin(&filter, "date", -1, &date);
+    bson_append_date_time(&date, "$gte", -1, now - 180 * kMillisPerDay);
+    bson_append_date_time(&date, "$lt", -1, now);
+    bson_append_document_end(&filter, &date);
+    bson_append_document_end(&find, &filter);
+  }
+  bson_append_int64(&find, "limit", -1, 1);
+  bson_append_document_end(&cmd, &find);
+  bson_append_utf8(&cmd, "verbosity", -1, "queryPlanner", -1);
+  bson_t reply;
+  bson_error_t error;
+  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
+                                               &cmd, nullptr, &reply, &error);
+  bson_destroy(&cmd);
+  QueryPlan plan;
+  if (ok) {
+    bson_iter_t it, winning;
+    if (bson_iter_init(&it, &reply) &&
+        bson_iter_find_descendant(&it, "queryPlanner.winningPlan", &winning) &&
+        BSON_ITER_HOLDS_DOCUMENT(&winning)) {
+      plan.reported = true;
+      bson_iter_t child;
+      std::vector<std::string> stages, indexes;
+      if (bson_iter_recurse(&winning, &child)) WalkPlan(&child, &stages, &indexes);
+      plan.uses_index = std::find(stages.begin(), stages.end(), "IXSCAN") != stages.end();
+      plan.summary = stages.empty() ? "no stages" : fmt::format("{}", fmt::join(stages, " <- "));
+      if (!indexes.empty()) plan.summary += " on " + indexes.front();
+    }
+  }
+  bson_destroy(&reply);
+  if (!ok) return FromError(error, "explain a query");
+  return plan;
 }
 
 Result<bool> Store::HasTtlIndex() {

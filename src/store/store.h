@@ -143,6 +143,15 @@ class Store {
   // without a scan), or nullopt.
   Result<std::optional<BsonDoc>> FindAnalyticsById(const ObjectId& id);
 
+  // How the server would run the polling query (kind "poll") or a history read ("history"),
+  // from `explain` (queryPlanner): whether the plan reports an index scan, and what it says.
+  struct QueryPlan {
+    bool reported = false;  // the reply holds a MongoDB-style winningPlan
+    bool uses_index = false;
+    std::string summary;  // e.g. "IXSCAN updatedAt_1__id_1" or "COLLSCAN"
+  };
+  Result<QueryPlan> ExplainQuery(std::string_view kind);
+
   // Whether the analytics collection has a TTL index on expiresAt.
   Result<bool> HasTtlIndex();
 
