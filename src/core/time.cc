@@ -63,8 +63,10 @@ bool ParseZone(std::string_view s, size_t pos, int64_t& offset_minutes, bool& ex
   ++pos;
   int64_t hh = 0, mm = 0;
   if (!Digits(s, pos, 2, hh)) return false;
-  if (pos < s.size() && s[pos] == ':') ++pos;
-  if (pos < s.size() && !Digits(s, pos, 2, mm)) return false;
+  if (pos < s.size()) {  // minutes, after an optional ':' ("+05:" is not an offset)
+    if (s[pos] == ':') ++pos;
+    if (!Digits(s, pos, 2, mm)) return false;
+  }
   if (pos != s.size() || hh > 23 || mm > 59) return false;
   offset_minutes = sign * (hh * 60 + mm);
   explicit_zone = true;
