@@ -114,7 +114,7 @@ class SidecarCodec {
     Sidecar s;
     try {
       s.doc = json::parse(**raw);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
       return Corrupt(fmt::format("it is not valid JSON ({})", e.what()));
     }
     if (!s.doc.is_object()) return Corrupt("it is not a JSON object");
