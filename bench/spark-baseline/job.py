@@ -281,7 +281,7 @@ def plan(spark, rows, goal_rows, today):
          ("sv", "array_sort(Wv)"), ("minW", "array_min(Wv)"), ("maxW", "array_max(Wv)"), ("hasP", "size(Pv) > 0")],
         [("sdW", sd_expr("Wv", "meanW")), ("sdB", sd_expr("Bv", "meanB")),
          ("median", "(element_at(sv, CAST((n + 1) div 2 AS INT)) + element_at(sv, CAST(n div 2 + 1 AS INT))) / 2"),
-         ("percentile", "100 * (size(filter(Wv, v -> v < x)) + 0.5 * size(filter(Wv, v -> v = x))) / n"),
+         ("percentile", "100D * (size(filter(Wv, v -> v < x)) + 0.5D * size(filter(Wv, v -> v = x))) / n"),
          ("completeness", "100 * n / rangeDays"),
          ("diff", "IF(hasP, meanW - meanP, 0D)")],
         [("noChange", "hasP AND abs(diff) <= 1e-9 * greatest(1D, abs(meanP))"),
