@@ -30,7 +30,11 @@ class FileSink : public SeedSink {
     Append(doc, &metrics_);
     ++metric_count_;
   }
-  bool Flush() { return users_.Flush() & metrics_.Flush(); }
+  bool Flush() {
+    const bool users_ok = users_.Flush();  // both are flushed, whatever the first returns
+    const bool metrics_ok = metrics_.Flush();
+    return users_ok && metrics_ok;
+  }
   int64_t metric_count() const { return metric_count_; }
 
  private:
