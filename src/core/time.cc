@@ -117,6 +117,10 @@ std::optional<Parsed> ParseImpl(std::string_view raw) {
   if (!ParseZone(s, pos, offset, explicit_zone)) return std::nullopt;
   const Instant t = StartOf(DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) +
                     ((h * 60 + mi - offset) * 60 + sec) * 1000 + ms;
+  // An offset can push 0000-01-01 or 9999-12-31 out of the four-digit years FormatInstant can
+  // write back in this grammar.
+  if (t < StartOf(DaysFromCivil(0, 1, 1)) || t >= StartOf(DaysFromCivil(10000, 1, 1)))
+    return std::nullopt;
   return Parsed{t, explicit_zone};
 }
 

@@ -66,8 +66,9 @@ std::string FormatYmd(Instant t);
 // `checkpoint reset --to`): YYYY-MM-DD, 'T' (or 't' or a space), HH:MM[:SS], then 0 to 9
 // fraction digits (truncated to milliseconds), then 'Z', '+HH:MM', '-HH:MM' (also +HHMM / +HH)
 // or nothing (read as UTC). Surrounding whitespace, including a trailing newline, is allowed.
-// A bare date "YYYY-MM-DD" is also accepted as its midnight UTC.
-// Returns InvalidArgument naming the text when it does not match.
+// A bare date "YYYY-MM-DD" is also accepted as its midnight UTC. The instant must lie in the
+// years 0000..9999 UTC (an offset could move it out), so that FormatInstant writes it back in
+// this grammar. Returns InvalidArgument naming the text when it does not match.
 Result<Instant> ParseInstant(std::string_view text);
 
 // True when the text carries an explicit zone (Z or an offset). Only meaningful for text that
