@@ -94,16 +94,47 @@ Status SyncDirectory(const std::string& dir) {
   return Status::Ok();
 }
 
+std::error_code CreateDirectories(const std::string& dir, mode_t mode) {
+  struct stat st {};
+  if (dir.empty() || ::stat(dir.c_str(), &st) == 0) {
+    if (!dir.empty() && !S_ISDIR(st.st_mode))
+      return std::make_error_code(std::errc::not_a_directory);
+    return {};
+  }
+  std::string parent = dir;
+  while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+  parent = DirOf(parent);
+  if (parent != "." && parent != "/" && parent != dir) {
+    if (std::error_code ec = CreateDirectories(parent, mode)) return ec;
+  }
+  if (::mkdir(dir.c_str(), mode) != 0) {
+    const int err = errno;
+    // Created meanwhile by someone else: fine if it is a directory.
+    if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
+    return std::error_code(err, std::generic_category());
+  }
+  return {};
+}
+
+Status AppendToFile(const std::string& path, std::string_view data, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode);
+  if (fd < 0) return IoError(WriteFailure(path, "opening it for appending", errno));
+  FdCloser closer(fd);
+  if (const int err = WriteAll(fd, data); err != 0)
+    return IoError(WriteFailure(path, "appending", err));
+  return Status::Ok();
+}
+
 Result<StagedFile> StagedFile::Create(const std::string& path, std::string_view contents) {
   // 0644 for a new file (the umask may take more away); an existing file keeps a stricter mode
   // but never keeps group or world write permission.
-  mode_t mode = 0644;
+  mode_t mode = kPublicFileMode;
   struct stat existing {};
   const bool has_existing = ::stat(path.c_str(), &existing) == 0;
-  if (has_existing) mode = existing.st_mode & 0644;
+  if (has_existing) mode = existing.st_mode & kPublicFileMode;
 
   const std::string temp = TempPathFor(path);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kPublicFileMode);
   if (fd < 0) return IoError(WriteFailure(path, "creating temporary file " + temp, errno));
   FdCloser closer(fd);
 

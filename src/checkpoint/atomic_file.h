@@ -7,10 +7,13 @@
 // world-writable. Linux (POSIX) only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include "core/status.h"
@@ -22,6 +25,24 @@ namespace ha {
 // On failure returns kIo naming the file, the step that failed and the system error; the
 // destination is untouched and the temporary file is removed.
 Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+// Modes of what the engine creates (see docs/OPERATIONS.md, "TLS and credentials"). Passed to
+// open(2)/mkdir(2) explicitly, so the umask can only take permissions away: even under umask 000
+// nothing the engine creates is group- or world-writable.
+inline constexpr mode_t kPublicDirMode = 0755;  // logs, metrics (node_exporter reads them)
+inline constexpr mode_t kPublicFileMode = 0644;
+inline constexpr mode_t kPrivateDirMode = 0750;  // checkpoint (the lock), dead letters (user data)
+inline constexpr mode_t kPrivateFileMode = 0640;
+
+// Creates `dir` and its missing parents, like `mkdir -p`, each new directory with `mode` (less
+// if the umask says so). Directories that exist keep their mode.
+// Returns the system error (empty on success); ENOTDIR when a file is in the way.
+std::error_code CreateDirectories(const std::string& dir, mode_t mode);
+
+// Appends `data` to `path` with one write(2) in O_APPEND mode, creating the file with `mode`
+// (less if the umask says so) when it does not exist. Not fsynced: for logs.
+// On failure returns kIo naming the file and the system error.
+Status AppendToFile(const std::string& path, std::string_view data, mode_t mode);
 
 // The contents of `path`, or nullopt when it does not exist.
 // On failure (permissions, a directory in the way, ...) returns kIo naming the file.

@@ -280,8 +280,7 @@ std::string CheckpointStore::sidecar_path() const { return Join(dir_, kSidecarFi
 namespace {
 
 Status EnsureDirectory(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::error_code ec = CreateDirectories(dir, kPrivateDirMode);
   if (ec || !std::filesystem::is_directory(dir, ec)) {
     return IoError(fmt::format(
         "could not create checkpoint directory {} (CHECKPOINT_LOCATION): {}; create it, or point "

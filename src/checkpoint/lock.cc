@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "checkpoint/atomic_file.h"
 #include "core/time.h"
 
 namespace ha {
@@ -70,8 +71,7 @@ int TryLock(int fd, int op) {
 }  // namespace
 
 Result<CheckpointLock> CheckpointLock::Acquire(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  const std::error_code ec = CreateDirectories(dir, kPrivateDirMode);
   const std::string path = LockPath(dir);
   if (ec) {
     return IoError(fmt::format(
@@ -79,7 +79,7 @@ Result<CheckpointLock> CheckpointLock::Acquire(const std::string& dir) {
         "create it, or point CHECKPOINT_LOCATION at a directory this user can write",
         dir, ec.message()));
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPublicFileMode);
   if (fd < 0) {
     return IoError(fmt::format(
         "could not open lock file {}: {}; check that this user can write to {} (or remove a "

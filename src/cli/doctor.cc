@@ -4,9 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "checkpoint/atomic_file.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/lock.h"
 #include "cli/commands.h"
@@ -34,10 +36,8 @@ class Report {
 };
 
 // Whether the engine can create and write files in `dir` (created if missing).
-bool Writable(const std::string& dir, std::string* why) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
+bool Writable(const std::string& dir, mode_t mode, std::string* why) {
+  if (const std::error_code ec = CreateDirectories(dir, mode)) {
     *why = ec.message();
     return false;
   }
@@ -143,12 +143,14 @@ int RunDoctor(int argc, char** argv) {
     r.Pass(lock->held ? "lock: held by " + lock->holder + " (an engine is running)"
                       : std::string("lock: free"));
 
-  for (auto [name, dir] : {std::pair{"CHECKPOINT_LOCATION", c.checkpoint_location},
-                           {"LOG_DIRECTORY", c.log_directory},
-                           {"METRICS_DIRECTORY", c.metrics_directory},
-                           {"DLQ_DIRECTORY", c.dlq_directory}}) {
+  // Created with the modes the engine gives them (see checkpoint/atomic_file.h).
+  for (auto [name, dir, mode] :
+       {std::tuple{"CHECKPOINT_LOCATION", c.checkpoint_location, kPrivateDirMode},
+        {"LOG_DIRECTORY", c.log_directory, kPublicDirMode},
+        {"METRICS_DIRECTORY", c.metrics_directory, kPublicDirMode},
+        {"DLQ_DIRECTORY", c.dlq_directory, kPrivateDirMode}}) {
     std::string why;
-    if (Writable(dir, &why))
+    if (Writable(dir, mode, &why))
       r.Pass(fmt::format("{} {} is writable", name, dir));
     else
       r.Fail(fmt::format("{} {}: {}", name, dir, why),

@@ -1,10 +1,10 @@
 #include "observe/batch_log.h"
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
+
+#include "checkpoint/atomic_file.h"
 
 namespace ha {
 
@@ -37,23 +37,19 @@ std::string BatchReportJson(const BatchReport& r) {
 }
 
 Status BatchLog::Open() {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec)
+  if (const std::error_code ec = CreateDirectories(dir_, kPublicDirMode))
     return IoError("cannot create LOG_DIRECTORY " + dir_ + ": " + ec.message() +
                    "; create it or point LOG_DIRECTORY at a writable folder");
   return Status::Ok();
 }
 
 void BatchLog::Append(const BatchReport& report) {
-  std::ofstream out(dir_ + "/batch_logs_" + FormatYmd(report.start_time) + ".jsonl",
-                    std::ios::app);
-  out << BatchReportJson(report) << '\n';
-  out.flush();
-  if (!out && !warned_) {
+  const Status st = AppendToFile(dir_ + "/batch_logs_" + FormatYmd(report.start_time) + ".jsonl",
+                                 BatchReportJson(report) + '\n', kPublicFileMode);
+  if (!st.ok() && !warned_) {
     warned_ = true;
-    std::fprintf(stderr, "health-analytics: cannot append to the batch log in %s\n",
-                 dir_.c_str());
+    std::fprintf(stderr, "health-analytics: cannot append to the batch log: %s\n",
+                 st.message().c_str());
   }
 }
 

@@ -1,10 +1,11 @@
 #include "observe/dead_letters.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+
+#include "checkpoint/atomic_file.h"
 
 namespace ha {
 namespace {
@@ -39,9 +40,8 @@ std::string DeadLetterLog::ToJsonLine(const DeadLetter& l) {
 }
 
 Status DeadLetterLog::Open(Instant now) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec)
+  // Dead letters carry user ids and raw health values: not for other users of the machine.
+  if (const std::error_code ec = CreateDirectories(dir_, kPrivateDirMode))
     return IoError("cannot create DLQ_DIRECTORY " + dir_ + ": " + ec.message() +
                    "; create it or point DLQ_DIRECTORY at a writable folder");
   for (Instant t : {now - kMillisPerDay, now}) {
@@ -67,13 +67,12 @@ bool DeadLetterLog::Record(const DeadLetter& letter) {
     return false;
   ++counts_[letter.reason];
   ++total_;
-  std::ofstream out(FileFor(dir_, letter.recorded_at), std::ios::app);
-  out << ToJsonLine(letter) << '\n';
-  out.flush();
-  if (!out && !warned_) {
+  const Status st =
+      AppendToFile(FileFor(dir_, letter.recorded_at), ToJsonLine(letter) + '\n', kPrivateFileMode);
+  if (!st.ok() && !warned_) {
     warned_ = true;
-    std::fprintf(stderr, "health-analytics: cannot append to the dead-letter log in %s\n",
-                 dir_.c_str());
+    std::fprintf(stderr, "health-analytics: cannot append to the dead-letter log: %s\n",
+                 st.message().c_str());
   }
   return true;
 }

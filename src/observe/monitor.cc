@@ -101,9 +101,7 @@ std::string Monitor::textfile_path() const {
 
 Status Monitor::WriteTextfile(Instant now) const {
   if (options_.metrics_directory.empty()) return Status::Ok();
-  std::error_code ec;
-  std::filesystem::create_directories(options_.metrics_directory, ec);
-  if (ec)
+  if (const std::error_code ec = CreateDirectories(options_.metrics_directory, kPublicDirMode))
     return IoError("cannot create METRICS_DIRECTORY " + options_.metrics_directory + ": " +
                    ec.message() + "; create it or point METRICS_DIRECTORY at a writable folder");
   return WriteFileAtomically(textfile_path(),
