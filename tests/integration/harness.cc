@@ -99,11 +99,19 @@ TempDir::~TempDir() {
 
 Server::Server() { Start(); }
 
+Server::Server(ServerTls tls) : tls_(std::move(tls)) { Start(); }
+
 void Server::Start() {
-  uri_ = Shell(Script() + " start " + dir_.path() + " " + port_);
-  // mongodb://127.0.0.1:PORT/
-  const size_t colon = uri_.rfind(':');
-  port_ = uri_.substr(colon + 1, uri_.size() - colon - 2);
+  std::string env;
+  if (!tls_.cert_file.empty()) {
+    env = "HA_FERRETDB_TLS_CERT='" + tls_.cert_file + "' HA_FERRETDB_TLS_KEY='" + tls_.key_file +
+          "' HA_FERRETDB_TLS_CA='" + tls_.ca_file + "' ";
+  }
+  uri_ = Shell(env + Script() + " start " + dir_.path() + " " + port_);
+  // mongodb://127.0.0.1:PORT/ or mongodb://127.0.0.1:PORT/?tls=true...
+  const size_t colon = uri_.find(':', std::string("mongodb://").size());
+  const size_t slash = uri_.find('/', colon);
+  port_ = uri_.substr(colon + 1, slash - colon - 1);
 }
 
 void Server::Stop() { Shell(Script() + " stop " + dir_.path()); }

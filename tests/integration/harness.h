@@ -23,12 +23,23 @@ class TempDir {
   std::string path_;
 };
 
+// TLS for a test server (scripts/ferretdb, HA_FERRETDB_TLS_*): PEM files.
+struct ServerTls {
+  std::string cert_file;  // the server's certificate
+  std::string key_file;   // its private key
+  std::string ca_file;    // the CA that signed it: put into uri() as tlsCAFile (may be empty)
+};
+
 // A FerretDB server with its data in a temporary directory; stopped with the object.
 class Server {
  public:
   Server();
+  // A server that listens with TLS only; uri() is mongodb://127.0.0.1:PORT/?tls=true
+  // (&tlsCAFile=...).
+  explicit Server(ServerTls tls);
   ~Server();
   const std::string& uri() const { return uri_; }
+  const std::string& port() const { return port_; }
   void Stop();
   void Start();  // restart after Stop on the same port and data
 
@@ -36,6 +47,7 @@ class Server {
   TempDir dir_;
   std::string uri_;
   std::string port_;
+  ServerTls tls_;
 };
 
 struct RunResult {
