@@ -1,14 +1,13 @@
 #include "store/store.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <mongoc/mongoc.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <string_view>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "docs/analytics_doc.h"
 #include "docs/user.h"
@@ -135,8 +134,7 @@ bool ChangedFromDoc(const bson_t* doc, const AnalyticsOptions& options, ChangedV
   bson_iter_t it;
   if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) return false;
   out->id = FromOid(bson_iter_oid(&it));
-  if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
-    return false;
+  if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) return false;
   out->updated_at = bson_iter_date_time(&it);
   if (bson_iter_init_find(&it, doc, "userId") && BSON_ITER_HOLDS_OID(&it))
     out->user = FromOid(bson_iter_oid(&it));
@@ -182,8 +180,7 @@ bool SameKeys(const bson_t* key, const IndexSpec& s) {
   if (!bson_iter_init(&it, key)) return false;
   size_t i = 0;
   while (bson_iter_next(&it)) {
-    if (i >= s.keys.size() || std::string_view(bson_iter_key(&it)) != s.keys[i].first)
-      return false;
+    if (i >= s.keys.size() || std::string_view(bson_iter_key(&it)) != s.keys[i].first) return false;
     if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) != s.keys[i].second) return false;
     ++i;
   }
@@ -227,10 +224,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   bson_error_t error;
   impl->uri = mongoc_uri_new_with_error(options.uri.c_str(), &error);
   if (!impl->uri)
-    return InvalidArgument(fmt::format(
-        "MONGO_URI is not a valid MongoDB connection string: {}; expected e.g. "
-        "mongodb://user:password@host:27017/?tls=true",
-        error.message));
+    return InvalidArgument(
+        fmt::format("MONGO_URI is not a valid MongoDB connection string: {}; expected e.g. "
+                    "mongodb://user:password@host:27017/?tls=true",
+                    error.message));
   if (!mongoc_uri_has_option(impl->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
     mongoc_uri_set_option_as_int32(impl->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
                                    options.server_selection_timeout_ms);
@@ -313,17 +310,18 @@ Status Store::ReadVersions(Instant from_exclusive, const Cursor& to_inclusive, i
     bson_destroy(&opts);
     int n = 0;
     bool past_end = false;
-    Status st = Drain(cursor.get(), "re-read recent healthmetrics versions", [&](const bson_t* doc) {
-      ChangedVersion v;
-      if (past_end || !ChangedFromDoc(doc, options, &v)) return;
-      ++n;
-      after = {v.updated_at, v.id};
-      if (after > to_inclusive) {
-        past_end = true;  // ties after the cursor's _id: the cursor read's business
-        return;
-      }
-      each(std::move(v));
-    });
+    Status st =
+        Drain(cursor.get(), "re-read recent healthmetrics versions", [&](const bson_t* doc) {
+          ChangedVersion v;
+          if (past_end || !ChangedFromDoc(doc, options, &v)) return;
+          ++n;
+          after = {v.updated_at, v.id};
+          if (after > to_inclusive) {
+            past_end = true;  // ties after the cursor's _id: the cursor read's business
+            return;
+          }
+          each(std::move(v));
+        });
     if (past_end) return st;
     if (!st.ok()) return st;
     if (n < page_size) return Status::Ok();
@@ -408,23 +406,66 @@ Status Store::ReadAnalytics(std::span<const ObjectId> users, std::vector<Existin
   });
 }
 
+namespace {
+
+// Updates and deletes per bulk command. FerretDB v1.24 (SQLite backend) keeps each update
+// statement's query open until its whole command ends and needs a second pooled connection
+// for the write, so one command with about 100 updates exhausts its 100-connection pool and
+// hangs the server (docs/FERRETDB.md). MongoDB is indifferent: a few more round trips.
+constexpr int kMaxUpdatesPerCommand = 50;
+
+}  // namespace
+
 Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
   if (writes.empty()) return Status::Ok();
   auto coll = impl_->Analytics();
   bson_t opts = BSON_INITIALIZER;
   bson_append_bool(&opts, "ordered", -1, false);
   mongoc_write_concern_append(impl_->write_concern, &opts);
+  bson_error_t error;
+  // Executes `bulk` (when it holds anything) and adds its counts.
+  auto execute = [&](mongoc_bulk_operation_t* bulk, bool empty) -> Status {
+    if (empty) {
+      mongoc_bulk_operation_destroy(bulk);
+      return Status::Ok();
+    }
+    bson_t reply;
+    const uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &error);
+    bson_iter_t it;
+    auto count = [&](const char* field) -> int64_t {
+      return bson_iter_init_find(&it, &reply, field) && BSON_ITER_HOLDS_NUMBER(&it)
+                 ? bson_iter_as_int64(&it)
+                 : 0;
+    };
+    counts->inserted += count("nInserted");
+    counts->updated += count("nModified");
+    counts->deleted += count("nRemoved");
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+    if (!server) return FromError(error, "write analytics documents");
+    return Status::Ok();
+  };
   mongoc_bulk_operation_t* bulk =
       mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
-  bson_destroy(&opts);
-  bson_error_t error;
-  bool ok = true;
+  bool empty = true;
+  int updates = 0;
   for (AnalyticsWrite& w : writes) {
+    if (w.kind != AnalyticsWrite::Kind::kInsert && updates == kMaxUpdatesPerCommand) {
+      if (Status st = execute(bulk, empty); !st.ok()) {
+        bson_destroy(&opts);
+        return st;
+      }
+      bulk = mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
+      empty = true;
+      updates = 0;
+    }
     bson_t selector = BSON_INITIALIZER;
     if (w.kind != AnalyticsWrite::Kind::kInsert) {
       const bson_oid_t oid = ToOid(w.id);
       bson_append_oid(&selector, "_id", -1, &oid);
+      ++updates;
     }
+    bool ok = true;
     switch (w.kind) {
       case AnalyticsWrite::Kind::kInsert:
         ok = mongoc_bulk_operation_insert_with_opts(bulk, w.body.get(), nullptr, &error);
@@ -432,8 +473,7 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
       case AnalyticsWrite::Kind::kUpdate: {
         bson_t update = BSON_INITIALIZER;
         bson_append_document(&update, "$set", -1, w.body.get());
-        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, nullptr,
-                                                        &error);
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, nullptr, &error);
         bson_destroy(&update);
         break;
       }
@@ -442,27 +482,15 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
         break;
     }
     bson_destroy(&selector);
-    if (!ok) break;
+    empty = false;
+    if (!ok) {
+      mongoc_bulk_operation_destroy(bulk);
+      bson_destroy(&opts);
+      return Internal(fmt::format("prepare analytics bulk write: {}", error.message));
+    }
   }
-  if (!ok) {
-    mongoc_bulk_operation_destroy(bulk);
-    return Internal(fmt::format("prepare analytics bulk write: {}", error.message));
-  }
-  bson_t reply;
-  const uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &error);
-  bson_iter_t it;
-  auto count = [&](const char* field) -> int64_t {
-    return bson_iter_init_find(&it, &reply, field) && BSON_ITER_HOLDS_NUMBER(&it)
-               ? bson_iter_as_int64(&it)
-               : 0;
-  };
-  counts->inserted += count("nInserted");
-  counts->updated += count("nModified");
-  counts->deleted += count("nRemoved");
-  bson_destroy(&reply);
-  mongoc_bulk_operation_destroy(bulk);
-  if (!server) return FromError(error, "write analytics documents");
-  return Status::Ok();
+  bson_destroy(&opts);
+  return execute(bulk, empty);
 }
 
 Status Store::ListUsers(Day from, Day to, std::vector<ObjectId>* out) {
@@ -588,7 +616,8 @@ Status Store::UpsertDailyMetrics(const ObjectId& user, Day day,
   mongoc_write_concern_append(impl_->write_concern, &opts);
   bson_error_t error;
   auto coll = impl_->Source();
-  const bool ok = mongoc_collection_update_one(coll.get(), &filter, &update, &opts, nullptr, &error);
+  const bool ok =
+      mongoc_collection_update_one(coll.get(), &filter, &update, &opts, nullptr, &error);
   bson_destroy(&filter);
   bson_destroy(&update);
   bson_destroy(&opts);
@@ -636,14 +665,17 @@ Result<std::optional<BsonDoc>> Store::FindAnalyticsById(const ObjectId& id) {
 namespace {
 
 // Walks a plan tree: records every stage and index name found.
-void WalkPlan(bson_iter_t* it, std::vector<std::string>* stages, std::vector<std::string>* indexes) {
+void WalkPlan(bson_iter_t* it, std::vector<std::string>* stages,
+              std::vector<std::string>* indexes) {
   while (bson_iter_next(it)) {
     const std::string_view key = bson_iter_key(it);
-    if (key == "stage" && BSON_ITER_HOLDS_UTF8(it)) stages->emplace_back(bson_iter_utf8(it, nullptr));
+    if (key == "stage" && BSON_ITER_HOLDS_UTF8(it))
+      stages->emplace_back(bson_iter_utf8(it, nullptr));
     if (key == "indexName" && BSON_ITER_HOLDS_UTF8(it))
       indexes->emplace_back(bson_iter_utf8(it, nullptr));
     bson_iter_t child;
-    if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) && bson_iter_recurse(it, &child))
+    if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) &&
+        bson_iter_recurse(it, &child))
       WalkPlan(&child, stages, indexes);
   }
 }
@@ -680,8 +712,8 @@ Result<Store::QueryPlan> Store::ExplainQuery(std::string_view kind) {
   bson_append_utf8(&cmd, "verbosity", -1, "queryPlanner", -1);
   bson_t reply;
   bson_error_t error;
-  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
-                                               &cmd, nullptr, &reply, &error);
+  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(), &cmd,
+                                               nullptr, &reply, &error);
   bson_destroy(&cmd);
   QueryPlan plan;
   if (ok) {
@@ -725,8 +757,8 @@ Status Store::CreateIndexes(std::vector<std::string>* warnings) {
     std::vector<std::pair<std::string, BsonDoc>> existing;
     if (Status st = ListIndexes(coll.get(), &existing); !st.ok()) {
       if (st.code() == StatusCode::kUnavailable) return st;
-      warnings->push_back(fmt::format("could not list the indexes of {}: {}", coll_name,
-                                      st.message()));
+      warnings->push_back(
+          fmt::format("could not list the indexes of {}: {}", coll_name, st.message()));
     }
     for (const IndexSpec& s : RecommendedIndexes()) {
       if (std::string_view(s.collection_role) != role) continue;
@@ -746,21 +778,20 @@ Status Store::CreateIndexes(std::vector<std::string>* warnings) {
       bson_append_document_end(&indexes, &index);
       bson_append_array_end(&cmd, &indexes);
       bson_error_t error;
-      const bool ok = mongoc_client_command_simple(
-          impl_->client, impl_->options.database.c_str(), &cmd, nullptr, &reply, &error);
+      const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
+                                                   &cmd, nullptr, &reply, &error);
       bson_destroy(&cmd);
       bson_destroy(&reply);
       if (!ok) {
         Status st = FromError(error, "create index");
         if (st.code() == StatusCode::kUnavailable) return st;
         warnings->push_back(fmt::format(
-            "index {} {} on {} was not created: {}{}", s.name, KeyJson(s), coll_name,
-            error.message,
-            s.ttl ? " (without a TTL index, expired analytics documents are removed by the "
-                    "daily recompute instead)"
-                  : s.unique ? " (the writer still keeps one document per key; remove "
-                               "duplicate keys or the old non-unique index to get it)"
-                             : ""));
+            "index {} {} on {} was not created: {}{}", s.name, KeyJson(s), coll_name, error.message,
+            s.ttl      ? " (without a TTL index, expired analytics documents are removed by the "
+                         "daily recompute instead)"
+            : s.unique ? " (the writer still keeps one document per key; remove "
+                         "duplicate keys or the old non-unique index to get it)"
+                       : ""));
       }
     }
   }
@@ -776,8 +807,8 @@ Status Store::InsertMany(bool users, std::vector<BsonDoc>& docs) {
   bson_append_bool(&opts, "ordered", -1, false);
   mongoc_write_concern_append(impl_->write_concern, &opts);
   bson_error_t error;
-  const bool ok = mongoc_collection_insert_many(coll.get(), ptrs.get(), docs.size(), &opts,
-                                                &reply, &error);
+  const bool ok =
+      mongoc_collection_insert_many(coll.get(), ptrs.get(), docs.size(), &opts, &reply, &error);
   bson_destroy(&opts);
   bson_destroy(&reply);
   if (!ok) return FromError(error, users ? "insert users" : "insert healthmetrics documents");
