@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "checkpoint/atomic_file.h"
+#include "core/failpoint.h"
 
 namespace ha {
 namespace {
@@ -382,6 +383,7 @@ Result<CommitOutcome> CheckpointStore::Commit(const CommitRequest& request) {
   // mtime the file will have; it becomes visible only after the sidecar is durable.
   auto staged = StagedFile::Create(wpath, text);
   if (!staged.ok()) return staged.status();
+  Failpoint("watermark-staged");
 
   Sidecar s = existing->has_value() ? std::move(**existing) : Sidecar{};
   s.next_batch_id = request.next_batch_id;
@@ -390,6 +392,7 @@ Result<CommitOutcome> CheckpointStore::Commit(const CommitRequest& request) {
   s.last_recompute_day = request.last_recompute_day;
   s.recompute_progress = request.recompute_progress;
   if (Status st = codec.Write(std::move(s)); !st.ok()) return st;
+  Failpoint("sidecar-written");
 
   // Just before replacing the watermark: did an operator change it since the batch began? Then
   // their edit wins. The sidecar now names a watermark that never reached the file, so the next

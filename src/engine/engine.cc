@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/failpoint.h"
 #include "docs/analytics_doc.h"
 
 namespace ha {
@@ -205,7 +206,9 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   for (UserPlan& p : plans)
     for (AnalyticsWrite& w : p.writes) writes.push_back(std::move(w));
   WriteCounts counts;
+  Failpoint("before-write");
   Status st = store_.Write(writes, &counts);
+  Failpoint("after-write");
   std::vector<bool> failed(users.size(), false);
   if (!st.ok()) {
     if (st.code() == StatusCode::kUnavailable) return st;
@@ -447,6 +450,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   commit.next_batch_id = report.batch_id + 1;
   commit.last_recompute_day = last_recompute_day;
   commit.recompute_progress = progress_text;
+  Failpoint("before-commit");
   auto outcome = checkpoint_.Commit(commit);
   if (!outcome.ok()) return fail(outcome.status());
   if (listener_) listener_->OnBatchCommitted(report.batch_id);
