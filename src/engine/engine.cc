@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -110,7 +111,15 @@ PassState ParsePass(const std::string& text) {
   PassState p;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return p;
-  if (j.contains("day") && j["day"].is_number_integer()) p.day = j["day"].get<Day>();
+  // A hand-edited day outside Day's range is no day (a new pass), never a wrapped one.
+  if (j.contains("day") && j["day"].is_number_integer()) {
+    const nlohmann::json& d = j["day"];
+    const bool fits = d.is_number_unsigned()
+                          ? d.get<uint64_t>() <= uint64_t{std::numeric_limits<Day>::max()}
+                          : d.get<int64_t>() >= std::numeric_limits<Day>::min() &&
+                                d.get<int64_t>() <= std::numeric_limits<Day>::max();
+    if (fits) p.day = static_cast<Day>(d.get<int64_t>());
+  }
   if (j.contains("started") && j["started"].is_number_integer())
     p.started = j["started"].get<Instant>();
   if (j.contains("after") && j["after"].is_string())
