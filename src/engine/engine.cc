@@ -187,13 +187,16 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   std::vector<UserPlan> plans(users.size());
   static const std::vector<DayRecord> kNoHistory;
   static const std::vector<ExistingAnalytics> kNoExisting;
+  static const Goals kDefaultGoals = DefaultGoals();
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < users.size();) {
       const ObjectId& u = users[i];
       auto h = history.find(u);
       auto e = existing_by_user.find(u);
-      results[i] = ComputeUser(h == history.end() ? kNoHistory : h->second, goals[u], today,
+      auto g = goals.find(u);  // never goals[u]: the workers share the map (no insertion)
+      results[i] = ComputeUser(h == history.end() ? kNoHistory : h->second,
+                               g == goals.end() ? kDefaultGoals : g->second, today,
                                options_.analytics);
       WriteStamp s = stamp;
       s.processing_duration_ms = static_cast<int32_t>(NowMillis() - wall_start);
