@@ -21,7 +21,8 @@ TREND_THRESHOLD_PERCENT (5), ANOMALY_MIN_BASELINE (5), ANOMALY_Z_THRESHOLD (2.0)
 ANOMALY_MIN_DEVIATION_PERCENT (5), RESULT_TTL_DAYS (90); for this bench: SPARK_MASTER
 (local[2]), SPARK_SHUFFLE_PARTITIONS (4), HISTORY_SOURCE (user|batch), ANALYTICS_NOW (an
 ISO-8601 instant used as the batch clock, for cross-checks), BENCH_LOG (a file that gets one
-JSON line per batch with its timings), MAX_BATCHES (stop after that many batches; 0 = never).
+JSON line per batch with its timings), MAX_BATCHES (stop after that many batches; 0 = never), WRITE_MODE
+(delete-insert | update, see write_results).
 """
 
 import datetime as dt
@@ -80,6 +81,7 @@ HISTORY_SOURCE = env("HISTORY_SOURCE", "user")
 ANALYTICS_NOW = env("ANALYTICS_NOW")
 BENCH_LOG = env("BENCH_LOG")
 MAX_BATCHES = int(env("MAX_BATCHES", "0"))
+WRITE_MODE = env("WRITE_MODE", "delete-insert")
 
 TS_FILE = os.path.join(CHECKPOINT_LOCATION, "last_processed_timestamp.txt")
 
@@ -399,11 +401,16 @@ def analytics_doc(r, now_ms, batch_id, duration_ms):
 
 
 def write_results(db, users, results, now_ms, batch_id, t_batch):
+    """Upsert by (userId, metricType, timeRange), addressed by _id. WRITE_MODE=update sends
+    $set updates; WRITE_MODE=delete-insert (the default) deletes the old document and inserts the
+    new one with the same _id, createdAt and __v: PyMongo's update commands hang FerretDB v1.24.2
+    here (README), its deletes and inserts do not."""
     coll = db["analytics"]
     existing = {}
-    for d in coll.find({"userId": {"$in": [ObjectId(u) for u in users]}}, {"userId": 1, "metricType": 1, "timeRange": 1}):
-        existing.setdefault((str(d.get("userId")), d.get("metricType"), d.get("timeRange")), []).append(d["_id"])
-    ops = []
+    for d in coll.find({"userId": {"$in": [ObjectId(u) for u in users]}},
+                       {"userId": 1, "metricType": 1, "timeRange": 1, "createdAt": 1, "__v": 1}):
+        existing.setdefault((str(d.get("userId")), d.get("metricType"), d.get("timeRange")), []).append(d)
+    updates, deletes, inserts = [], [], []
     seen = set()
     duration_ms = int((time.time() - t_batch) * 1000)
     skipped = 0
@@ -414,20 +421,26 @@ def write_results(db, users, results, now_ms, batch_id, t_batch):
             continue
         key = (r.userId, r.metric, r.timeRange)
         seen.add(key)
-        ids = existing.get(key)
-        if ids:
-            ops.append(UpdateOne({"_id": ids[0]}, {"$set": doc}))
-            ops.extend(DeleteOne({"_id": i}) for i in ids[1:])
+        olds = existing.get(key)
+        if olds:
+            deletes.extend(DeleteOne({"_id": o["_id"]}) for o in olds[1:])
+            if WRITE_MODE == "update":
+                updates.append(UpdateOne({"_id": olds[0]["_id"]}, {"$set": doc}))
+            else:
+                deletes.append(DeleteOne({"_id": olds[0]["_id"]}))
+                doc = {"_id": olds[0]["_id"], **doc, "createdAt": olds[0].get("createdAt", doc["calculatedAt"]), "__v": olds[0].get("__v", 0)}
+                inserts.append(InsertOne(doc))
         else:
             doc["createdAt"] = doc["calculatedAt"]
             doc["__v"] = 0
-            ops.append(InsertOne(doc))
-    for key, ids in existing.items():
+            inserts.append(InsertOne(doc))
+    for key, olds in existing.items():
         if key not in seen:
-            ops.extend(DeleteOne({"_id": i}) for i in ids)
-    for i in range(0, len(ops), 1000):
-        coll.bulk_write(ops[i : i + 1000], ordered=False)
-    return len(ops), skipped
+            deletes.extend(DeleteOne({"_id": o["_id"]}) for o in olds)
+    for ops in (updates, deletes, inserts):  # deletes before the inserts that reuse their _id
+        for i in range(0, len(ops), 1000):
+            coll.bulk_write(ops[i : i + 1000], ordered=False)
+    return len(updates) + len(deletes) + len(inserts), skipped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +448,8 @@ def write_results(db, users, results, now_ms, batch_id, t_batch):
 class Job:
     def __init__(self, spark):
         self.spark = spark
-        self.client = MongoClient(MONGO_URI)
+        # a bounded socket wait: a server that stops answering fails the batch (retried next trigger)
+        self.client = MongoClient(MONGO_URI, socketTimeoutMS=int(float(env("MONGO_SOCKET_TIMEOUT_SECONDS", "300")) * 1000))
         self.db = self.client.get_database(MONGO_DB_NAME, codec_options=CODEC)
         self.batches = 0
         self.query = None
