@@ -48,12 +48,14 @@ using testing::TempDir;
 using testing::WriteFile;
 
 struct Options {
-  int users = 40;
-  int days = 21;
+  int users = 30;
+  int days = 14;
   int writers = 3;
   int kills = 60;
   int restarts = 3;
-  double ops_per_second = 15;  // per writer
+  // Per writer. FerretDB (SQLite) needs ~10 ms per update statement, and each changed day
+  // rewrites about 15 analytics documents, so a few documents per second keep the engine busy.
+  double ops_per_second = 0.5;
   std::string report;
   bool load = false;
   double load_minutes = 5;
@@ -339,6 +341,12 @@ int BatchLogRegressions(const std::string& dir, int* batches) {
   return regressions;
 }
 
+int CompletedBatches(const std::string& dir) {
+  int batches = 0;
+  BatchLogRegressions(dir, &batches);
+  return batches;
+}
+
 void PrintDifferences(const std::vector<Difference>& d, const std::set<std::string>& except) {
   int shown = 0;
   for (const Difference& x : d) {
@@ -399,8 +407,17 @@ int RunChaos(const Options& o) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
+    } else if (k % 5 == 4) {
+      // Every fifth life lasts until it completes a batch (FerretDB batches take seconds), then
+      // ends a moment later: progress between the kills, and kills in the next batch.
+      landed = "after-a-batch";
+      const int before = CompletedBatches(w.Path("logs"));
+      const auto start = std::chrono::steady_clock::now();
+      while (Seconds(start) < 60 && CompletedBatches(w.Path("logs")) == before)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::duration<double>(uniform(0.0, 2.0)));
     } else {
-      std::this_thread::sleep_for(std::chrono::duration<double>(uniform(0.5, 5.0)));
+      std::this_thread::sleep_for(std::chrono::duration<double>(uniform(0.5, 6.0)));
     }
     // A process that already exited on its own is a failure of `run` (it never exits).
     int status;
@@ -604,7 +621,8 @@ int main(int argc, char** argv) {
         return args[++i];
       };
       if (a == "--short") {
-        o.users = 16, o.days = 10, o.writers = 2, o.kills = 10, o.restarts = 1;
+        o.users = 16, o.days = 10, o.writers = 2, o.kills = 10, o.restarts = 1,
+        o.ops_per_second = 1;
       } else if (a == "--load") {
         o.load = true, o.batch_interval = 2, o.writers = 2, o.users = 100, o.days = 30;
       } else if (a == "--kills")
