@@ -63,6 +63,7 @@ struct Options {
   std::string template_file, export_file;
   int64_t updates = 0;
   bool grace_not_new = false;  // `run`: versions of the grace window were seen before
+  int64_t touch = 0;           // --touch N: be the writer (see Touch)
 };
 
 struct Cursor {
@@ -222,7 +223,8 @@ void Usage() {
                "  [--users-per-chunk 1000] [--history-days 180] [--full-recompute]\n"
                "  [--template FILE] [--updates N] [--grace-not-new] [--max-batches N]\n"
                "  [--source healthmetrics] [--users users] [--analytics analytics]\n"
-               "or: physical_limit --uri URI --db DB --export FILE   (analytics -> raw BSON)\n");
+               "or: physical_limit --uri URI --db DB --export FILE   (analytics -> raw BSON)\n"
+               "or: physical_limit --uri URI --db DB --touch N   (the steady-state writer)\n");
   std::exit(2);
 }
 
@@ -253,10 +255,11 @@ Options Parse(int argc, char** argv) {
     else if (a == "--export") o.export_file = val();
     else if (a == "--updates") o.updates = std::atoll(val());
     else if (a == "--grace-not-new") o.grace_not_new = true;
+    else if (a == "--touch") o.touch = std::atoll(val());
     else Usage();
   }
   if (o.uri.empty() || o.db.empty()) Usage();
-  if (o.export_file.empty() && o.now_ms == 0) Usage();
+  if (o.export_file.empty() && o.touch == 0 && o.now_ms == 0) Usage();
   return o;
 }
 
@@ -274,6 +277,82 @@ int Export(mongoc_collection_t* analytics, const std::string& file) {
   });
   std::fclose(f);
   std::printf("{\"exported\": %lld}\n", static_cast<long long>(n));
+  return 0;
+}
+
+// The steady-state writer: N random source documents get a new metrics.steps and updatedAt (now),
+// by _id, in one unordered bulk write. Prints the instant written. The whole `metrics` object is
+// $set: FerretDB v1.24.2 hangs on {$set: {"metrics.steps": ...}} here (both backends), holding
+// up every later write until the client's 300 s socket timeout.
+int Touch(mongoc_collection_t* source, int64_t n) {
+  std::vector<Oid> ids;
+  std::map<Oid, Doc> metrics;
+  bson_t empty = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+  bson_append_document_begin(&opts, "projection", -1, &proj);
+  bson_append_int32(&proj, "_id", -1, 1);
+  bson_append_int32(&proj, "metrics", -1, 1);
+  bson_append_document_end(&opts, &proj);
+  Find(source, &empty, &opts, "list _ids", [&](const bson_t* doc) {
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) return;
+    const Oid id = OidOf(bson_iter_oid(&it));
+    if (!bson_iter_init_find(&it, doc, "metrics") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return;
+    uint32_t len;
+    const uint8_t* data;
+    bson_iter_document(&it, &len, &data);
+    ids.push_back(id);
+    metrics[id] = {bson_new_from_data(data, len)};
+  });
+  bson_destroy(&opts);
+  uint64_t x = static_cast<uint64_t>(Clock::now().time_since_epoch().count()) | 1;
+  auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (size_t i = 0; i < ids.size() && static_cast<int64_t>(i) < n; ++i)
+    std::swap(ids[i], ids[i + next() % (ids.size() - i)]);
+  ids.resize(std::min<size_t>(ids.size(), static_cast<size_t>(n)));
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  mongoc_write_concern_t* wc = mongoc_write_concern_new();
+  mongoc_write_concern_set_w(wc, 1);
+  mongoc_write_concern_set_journal(wc, true);
+  bson_t bopts = BSON_INITIALIZER;
+  bson_append_bool(&bopts, "ordered", -1, false);
+  mongoc_write_concern_append(wc, &bopts);
+  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(source, &bopts);
+  bson_error_t error;
+  for (const Oid& id : ids) {
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, set;
+    const bson_oid_t oid = ToOid(id);
+    bson_append_oid(&sel, "_id", -1, &oid);
+    bson_append_document_begin(&upd, "$set", -1, &set);
+    bson_t m, *old = metrics[id].p;
+    bson_append_document_begin(&set, "metrics", -1, &m);
+    bson_iter_t it;
+    if (bson_iter_init(&it, old))
+      while (bson_iter_next(&it))
+        if (std::string_view(bson_iter_key(&it)) != "steps") bson_append_iter(&m, nullptr, 0, &it);
+    bson_append_int32(&m, "steps", -1, static_cast<int32_t>(1000 + next() % 19000));
+    bson_append_document_end(&set, &m);
+    bson_append_date_time(&set, "updatedAt", -1, now);
+    bson_append_document_end(&upd, &set);
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk, &sel, &upd, nullptr, &error))
+      Die("prepare touch", error);
+    bson_destroy(&sel);
+    bson_destroy(&upd);
+  }
+  bson_t reply;
+  if (!ids.empty() && !mongoc_bulk_operation_execute(bulk, &reply, &error)) Die("touch", error);
+  if (!ids.empty()) bson_destroy(&reply);
+  mongoc_bulk_operation_destroy(bulk);
+  bson_destroy(&bopts);
+  mongoc_write_concern_destroy(wc);
+  for (auto& [id, d] : metrics) bson_destroy(d.p);
+  std::printf("{\"touched\": %zu, \"now_ms\": %lld}\n", ids.size(), static_cast<long long>(now));
   return 0;
 }
 
@@ -295,6 +374,7 @@ int main(int argc, char** argv) {
   mongoc_collection_t* analytics =
       mongoc_client_get_collection(client, o.db.c_str(), o.analytics.c_str());
   if (!o.export_file.empty()) return Export(analytics, o.export_file);
+  if (o.touch > 0) return Touch(source, o.touch);
 
   // The documents to insert, by user (not timed).
   std::map<Oid, std::vector<Doc>> templates;
