@@ -32,6 +32,7 @@ constexpr const char* kWrittenMtimeKey = "mtime_ns";
 constexpr const char* kRecomputeDayKey = "last_recompute_day";
 constexpr const char* kRecomputeDateKey = "last_recompute_date";
 constexpr const char* kRecomputeProgressKey = "recompute_progress";
+constexpr const char* kGraceWindowKey = "grace_window_versions";
 
 constexpr const char* kNote =
     "Written by health-analytics. To move the checkpoint, edit last_processed_timestamp.txt or "
@@ -52,6 +53,7 @@ struct Sidecar {
   std::optional<WrittenWatermark> watermark_written;
   std::optional<Day> last_recompute_day;
   std::string recompute_progress;
+  std::string grace_window;
 };
 
 std::string_view Trim(std::string_view s) {
@@ -187,6 +189,10 @@ class SidecarCodec {
       }
       s.recompute_progress = it->get<std::string>();
     }
+    if (auto it = s.doc.find(kGraceWindowKey); it != s.doc.end() && !it->is_null()) {
+      if (!it->is_string()) return Corrupt(fmt::format("\"{}\" is not a string", kGraceWindowKey));
+      s.grace_window = it->get<std::string>();
+    }
     return std::optional<Sidecar>(std::move(s));
   }
 
@@ -218,6 +224,7 @@ class SidecarCodec {
       d.erase(kRecomputeDateKey);
     }
     d[kRecomputeProgressKey] = s.recompute_progress;
+    d[kGraceWindowKey] = s.grace_window;
     std::string text;
     try {
       text = d.dump(2) + "\n";
@@ -328,6 +335,7 @@ Result<CheckpointState> CheckpointStore::Load() const {
     st.next_batch_id = s->next_batch_id;
     st.last_recompute_day = s->last_recompute_day;
     st.recompute_progress = s->recompute_progress;
+    st.grace_window = s->grace_window;
   }
   st.watermark_seen = Observe(*file);
   const bool engine_wrote_one = *sidecar && (*sidecar)->watermark_written.has_value();
@@ -391,6 +399,7 @@ Result<CommitOutcome> CheckpointStore::Commit(const CommitRequest& request) {
   s.watermark_written = WrittenWatermark{text, staged->mtime_ns()};
   s.last_recompute_day = request.last_recompute_day;
   s.recompute_progress = request.recompute_progress;
+  s.grace_window = request.grace_window;
   if (Status st = codec.Write(std::move(s)); !st.ok()) return st;
   Failpoint("sidecar-written");
 

@@ -93,6 +93,10 @@ struct CheckpointState {
   // The engine's daily-recompute progress, stored verbatim ("" when none).
   std::string recompute_progress;
 
+  // The engine's record of the versions it processed in the grace window, stored verbatim (""
+  // when none), so that a restart does not take them all for late arrivals.
+  std::string grace_window;
+
   bool sidecar_present = false;
 
   // Pass to CommitRequest::watermark_seen at the end of the batch.
@@ -116,6 +120,7 @@ struct CommitRequest {
   int64_t next_batch_id = 0;
   std::optional<Day> last_recompute_day;
   std::string recompute_progress;
+  std::string grace_window;
 };
 
 struct CommitOutcome {

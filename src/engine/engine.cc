@@ -4,6 +4,7 @@
 #include <atomic>
 #include <limits>
 #include <map>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -127,6 +128,31 @@ PassState ParsePass(const std::string& text) {
   // Progress written before "done" existed meant an unfinished pass.
   p.done = j.contains("done") ? j["done"].is_boolean() && j["done"].get<bool>() : false;
   return p;
+}
+
+// The processed versions of the grace window, as the sidecar keeps them: [[updatedAt ms, "id"],
+// ...]. More than kMaxPersistedVersions are not kept ("": after a restart they all count as new,
+// which is harmless, only slower). Anything unreadable is an empty set, for the same reason.
+constexpr size_t kMaxPersistedVersions = 5000;
+
+std::string FormatGraceWindow(const std::set<Cursor>& seen) {
+  if (seen.empty() || seen.size() > kMaxPersistedVersions) return "";
+  nlohmann::json j = nlohmann::json::array();
+  for (const Cursor& c : seen) j.push_back({c.updated_at, c.id.ToHex()});
+  return j.dump();
+}
+
+std::set<Cursor> ParseGraceWindow(const std::string& text) {
+  std::set<Cursor> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) return out;
+  for (const auto& e : j) {
+    if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_string()) return {};
+    auto id = ObjectId::FromHex(e[1].get<std::string>());
+    if (!id) return {};
+    out.insert(Cursor{e[0].get<Instant>(), *id});
+  }
+  return out;
 }
 
 std::string FormatPass(const PassState& p) {
@@ -326,7 +352,12 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   CheckpointState state = std::move(loaded).value();
   report.batch_id = state.next_batch_id;
   report.watermark_from = state.watermark ? FormatInstant(*state.watermark) : "";
-  if (state.operator_edited) seen_versions_.clear();
+  if (state.operator_edited) {
+    seen_versions_.clear();
+  } else if (seen_versions_.empty() && state.resume_from == ResumeFrom::kSidecarCursor) {
+    // After a restart: the versions the last committed batch had processed in the window.
+    seen_versions_ = ParseGraceWindow(state.grace_window);
+  }
 
   const Day today = DayOf(now);
   const Cursor start_cursor = state.cursor.value_or(
@@ -453,7 +484,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
   const std::string progress_text = FormatPass(pass);
 
-  // 7. Commit.
+  // 7. Commit, with the versions of the grace window processed so far (the next batch's
+  // window starts at the new watermark minus the grace).
   CommitRequest commit;
   commit.watermark_seen = state.watermark_seen;
   commit.cursor = changed.empty() ? start_cursor
@@ -462,16 +494,18 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   commit.next_batch_id = report.batch_id + 1;
   commit.last_recompute_day = last_recompute_day;
   commit.recompute_progress = progress_text;
+  std::set<Cursor> seen = seen_versions_;
+  for (const auto* list : {&changed, &late})
+    for (const ChangedVersion& v : *list) seen.insert(Cursor{v.updated_at, v.id});
+  const Instant horizon =
+      WatermarkFor(commit.cursor.updated_at, commit.batch_start) - options_.late_data_grace_ms;
+  seen.erase(seen.begin(), seen.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
+  commit.grace_window = FormatGraceWindow(seen);
   Failpoint("before-commit");
   auto outcome = checkpoint_.Commit(commit);
   if (!outcome.ok()) return fail(outcome.status());
   if (listener_) listener_->OnBatchCommitted(report.batch_id);
-
-  for (const auto* list : {&changed, &late})
-    for (const ChangedVersion& v : *list) seen_versions_.insert(Cursor{v.updated_at, v.id});
-  const Instant horizon = outcome->watermark - options_.late_data_grace_ms;
-  seen_versions_.erase(seen_versions_.begin(),
-                       seen_versions_.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
+  seen_versions_ = std::move(seen);
 
   // An operator edit made while the batch ran wins: report the file as it is.
   report.watermark_to =

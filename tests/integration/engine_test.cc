@@ -205,6 +205,22 @@ TEST_F(EngineTest, LateDocumentWithinTheGraceArrivesAndOneBeyondItWaitsForTheRec
   EXPECT_EQ(AnalyticsOf(User(3)), 3);
 }
 
+// The versions of the grace window a batch processed are kept in the sidecar: a `once` with
+// nothing new after a restart recomputes nobody, and a really late version is still caught.
+TEST_F(EngineTest, QuietOnceAfterARestartRecomputesNobodyYetCatchesALateVersion) {
+  Once(kT);
+  for (int i = 0; i < 5; ++i) InsertSteps(User(i), DayOf(kT), 5000 + i, kT - 2000);
+  RunResult first = Once(kT + 1000);
+  EXPECT_NE(first.out.find("5 docs read, 5 users recomputed"), std::string::npos) << first.out;
+  RunResult quiet = Once(kT + 2000);
+  EXPECT_NE(quiet.out.find("0 docs read, 0 users recomputed"), std::string::npos) << quiet.out;
+  // Stamped behind the cursor but inside the grace: read again and recomputed.
+  InsertSteps(User(7), DayOf(kT), 4000, kT - 2500);
+  RunResult late = Once(kT + 3000);
+  EXPECT_NE(late.out.find("1 docs read, 1 users recomputed"), std::string::npos) << late.out;
+  EXPECT_EQ(AnalyticsOf(User(7)), 3);
+}
+
 TEST_F(EngineTest, OperatorEditOfTheWatermarkFileIsHonoured) {
   Once(kT);
   InsertSteps(User(1), DayOf(kT) - 1, 8000, kT - 3'600'000);

@@ -238,6 +238,7 @@ TEST_F(CheckpointTest, SidecarRoundTripsEveryField) {
   req.last_recompute_day = DaysFromCivil(2025, 11, 20);
   req.recompute_progress = R"({"day":20412,"after_user":"65a1b2c3d4e5f60718293a4b"})"
                            "\nline 2 \"quoted\" \xc3\xa9";
+  req.grace_window = R"([[1763632845123,"65a1b2c3d4e5f60718293a4b"]])";
   ASSERT_TRUE(store_.Commit(req).ok());
 
   CheckpointState back = MustLoad();
@@ -245,6 +246,7 @@ TEST_F(CheckpointTest, SidecarRoundTripsEveryField) {
   EXPECT_EQ(back.next_batch_id, 42);
   EXPECT_EQ(back.last_recompute_day, req.last_recompute_day);
   EXPECT_EQ(back.recompute_progress, req.recompute_progress);
+  EXPECT_EQ(back.grace_window, req.grace_window);
 
   nlohmann::json j = SidecarJson();
   EXPECT_EQ(j["format_version"], 1);
