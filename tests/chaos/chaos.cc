@@ -532,10 +532,11 @@ int RunLoad(const Options& o) {
   WatermarkWatch watch(w.Path("checkpoint/last_processed_timestamp.txt"));
   const pid_t engine =
       Start({HA_BINARY, "run"}, w.env, w.dir.path(), w.Path("run.out"), w.Path("run.err"));
-  // Warm-up: the first batches drain the seeded lookback and do the day's recompute.
+  // Warm-up: the first batch drains the seeded lookback and does the day's recompute; the load
+  // starts once a second batch has completed.
   const auto warm = std::chrono::steady_clock::now();
-  while (Seconds(warm) < 120 && (watch.lag_ms() < 0 || watch.lag_ms() > bound * 1000))
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (Seconds(warm) < 600 && CompletedBatches(w.Path("logs")) < 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const double warmup_seconds = Seconds(warm);
   std::vector<pid_t> writers = w.StartWriters(o, o.ops_per_second, 0.0, 0.01);
   std::vector<double> lags;
@@ -624,7 +625,7 @@ int main(int argc, char** argv) {
         o.users = 16, o.days = 10, o.writers = 2, o.kills = 10, o.restarts = 1,
         o.ops_per_second = 1;
       } else if (a == "--load") {
-        o.load = true, o.batch_interval = 2, o.writers = 2, o.users = 100, o.days = 30;
+        o.load = true, o.batch_interval = 2, o.writers = 2, o.users = 30, o.days = 14;
       } else if (a == "--kills")
         o.kills = std::stoi(next());
       else if (a == "--restarts")
