@@ -278,7 +278,11 @@ struct World {
   void CatchUp() {
     std::string last;
     for (int i = 0; i < 60; ++i) {
-      RunResult r = Ha({"once", "--now", FormatInstant(NowMillis())});
+      // Default batch sizes: the small ones of the chaos phase would take many batches here.
+      Env env = this->env;
+      env["MAX_BATCH_DOCS"] = "100000";
+      env["USERS_PER_CHUNK"] = "1000";
+      RunResult r = RunHa({"once", "--now", FormatInstant(NowMillis())}, env, dir.path());
       if (r.exit_code != 0) throw std::runtime_error("catch-up once failed: " + r.out + r.err);
       last = r.out;
       if (r.out.find(", 0 written (") != std::string::npos &&
