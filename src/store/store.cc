@@ -409,10 +409,12 @@ Status Store::ReadAnalytics(std::span<const ObjectId> users, std::vector<Existin
 namespace {
 
 // Updates and deletes per bulk command. FerretDB v1.24 (SQLite backend) keeps each update
-// statement's query open until its whole command ends and needs a second pooled connection
-// for the write, so one command with about 100 updates exhausts its 100-connection pool and
-// hangs the server (docs/FERRETDB.md). MongoDB is indifferent: a few more round trips.
-constexpr int kMaxUpdatesPerCommand = 50;
+// statement's query open until its whole command ends and needs a second pooled connection for
+// the write: the 100-connection pool is exhausted, and the whole server hangs, by one command of
+// about 100 updates, or by a few concurrent ones (a killed engine's command runs on, next to its
+// successor's). 10 keeps even several concurrent commands far from the limit (docs/FERRETDB.md);
+// MongoDB is indifferent, it only costs round trips.
+constexpr int kMaxUpdatesPerCommand = 10;
 
 }  // namespace
 
