@@ -327,7 +327,7 @@ int Touch(mongoc_collection_t* source, int64_t n) {
   bson_error_t error;
   size_t in_bulk = 0;
   for (const Oid& id : ids) {
-    if (in_bulk == 50) {  // FerretDB hangs on an update command of ~100 statements (FERRETDB.md)
+    if (in_bulk == 10) {  // FerretDB hangs on update commands of ~100 statements (FERRETDB.md)
       bson_t r;
       if (!mongoc_bulk_operation_execute(bulk, &r, &error)) Die("touch", error);
       bson_destroy(&r);
@@ -604,8 +604,20 @@ int main(int argc, char** argv) {
       mongoc_write_concern_append(wc, &bopts);
       mongoc_bulk_operation_t* bulk =
           mongoc_collection_create_bulk_operation_with_opts(analytics, &bopts);
-      bson_destroy(&bopts);
       int64_t ops = 0;
+      int in_command = 0;  // updates in `bulk`: at most 10 per command, as src/store/store.cc
+      auto flush = [&] {
+        if (ops > 0) {
+          bson_t reply;
+          const uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &error);
+          bson_destroy(&reply);
+          if (!ok) Die("bulk write", error);
+        }
+        mongoc_bulk_operation_destroy(bulk);
+        bulk = mongoc_collection_create_bulk_operation_with_opts(analytics, &bopts);
+        ops = 0;
+        in_command = 0;
+      };
       for (size_t k = i; k < end; ++k) {
         if (with_docs.count(users[k])) continue;
         auto it = templates.find(users[k]);
@@ -636,22 +648,20 @@ int main(int argc, char** argv) {
           }
         }
         bson_append_document_end(&update, &set);
+        if (in_command == 10) flush();
         if (!mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, nullptr, &error))
           Die("prepare update", error);
         bson_destroy(&selector);
         bson_destroy(&update);
         ++ops;
+        ++in_command;
         ++s.updated;
         --updates_left;
       }
       for (const Doc& d : existing) bson_destroy(d.p);
-      if (ops > 0) {
-        bson_t reply;
-        const uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &error);
-        bson_destroy(&reply);
-        if (!ok) Die("bulk write", error);
-      }
+      flush();
       mongoc_bulk_operation_destroy(bulk);
+      bson_destroy(&bopts);
       s.write += Since(t);
     }
 
