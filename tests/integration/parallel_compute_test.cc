@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -36,8 +37,7 @@ TEST(ParallelComputeTest, ManyUsersWithoutGoalsOnSeveralThreadsMatchOneThread) {
   // workers look up goals that do not exist, concurrently.
   std::string lines;
   for (int u = 0; u < 200; ++u) {
-    char user[25];
-    std::snprintf(user, sizeof user, "65b0000000000000000%05d", u);
+    const std::string user = fmt::format("65b0000000000000000{:05d}", u);
     for (int d = 0; d < 3; ++d) {
       lines +=
           json{{"userId", {{"$oid", user}}},
