@@ -6,6 +6,7 @@
 #include <mongoc/mongoc.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -94,6 +95,12 @@ class Db {
   mongoc_client_t* client_;
   std::string name_;
 };
+
+// A loopback port nobody listens on now; throws when none can be bound.
+int FreePort();
+
+// Polls `ok` every 100 ms for up to `seconds`; the last answer of `ok`.
+bool WaitFor(const std::function<bool()>& ok, double seconds);
 
 // A unique database name for a test.
 std::string UniqueDbName(const std::string& prefix);
