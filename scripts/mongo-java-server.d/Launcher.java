@@ -1,0 +1,230 @@
+// mongo-java-server (in-memory backend) on a loopback port, for benchmarks (scripts/mongo-java-server).
+//
+//   java -cp 'lib/*:classes' Launcher HOST PORT DATA_DIR VERSION
+//
+// VERSION is the MongoDB version the server claims (3.6, 4.0 or 5.0). The data lives in the
+// JVM's heap. So that a stopped server keeps its data as FerretDB does (and a stopped server's
+// folder can be copied as a snapshot), a clean stop (SIGTERM or SIGINT) writes every database to
+// DATA_DIR/<db>.bson and the next start loads those files back: per collection one header
+// document {collection, indexes, count} and then its documents, all as plain BSON. A process
+// that is killed (SIGKILL) loses what was written since it started.
+import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.ServerVersion;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
+import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+public final class Launcher {
+    private static final String SUFFIX = ".bson";
+    private static final int INSERT_CHUNK = 10_000;
+
+    /** The in-memory backend, written to DATA_DIR when it is closed (at a clean stop). */
+    static final class PersistentMemoryBackend extends MemoryBackend {
+        private final Path dir;
+        // A channel for the commands the launcher sends itself (the backend keys per-connection
+        // state by channel).
+        private final EmbeddedChannel self = new EmbeddedChannel();
+
+        PersistentMemoryBackend(Path dir) {
+            this.dir = dir;
+        }
+
+        private Document command(String db, String name, Document body) {
+            Document reply = handleCommand(self, db, name, body);
+            Object ok = reply.get("ok");
+            if (!(ok instanceof Number) || ((Number) ok).doubleValue() != 1.0 || reply.containsKey("writeErrors")) {
+                throw new IllegalStateException(name + " on " + db + " failed: " + reply);
+            }
+            return reply;
+        }
+
+        @SuppressWarnings("unchecked")
+        private static List<Document> firstBatch(Document reply) {
+            return (List<Document>) ((Document) reply.get("cursor")).get("firstBatch");
+        }
+
+        void load() throws IOException {
+            if (!Files.isDirectory(dir)) {
+                return;
+            }
+            List<Path> files;
+            try (Stream<Path> s = Files.list(dir)) {
+                files = s.filter(p -> p.getFileName().toString().endsWith(SUFFIX)).sorted().collect(Collectors.toList());
+            }
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                String db = name.substring(0, name.length() - SUFFIX.length());
+                long t = System.nanoTime(), docs = 0;
+                try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
+                    Document header;
+                    while ((header = read(in)) != null) {
+                        String coll = (String) header.get("collection");
+                        command(db, "create", new Document("create", coll));
+                        @SuppressWarnings("unchecked")
+                        List<Document> indexes = (List<Document>) header.get("indexes");
+                        if (!indexes.isEmpty()) {
+                            Document ci = new Document("createIndexes", coll);
+                            ci.put("indexes", indexes);
+                            command(db, "createIndexes", ci);
+                        }
+                        long count = ((Number) header.get("count")).longValue();
+                        List<Document> chunk = new ArrayList<>(INSERT_CHUNK);
+                        for (long i = 0; i < count; i++) {
+                            Document d = read(in);
+                            if (d == null) {
+                                throw new EOFException(file + ": truncated in " + coll);
+                            }
+                            chunk.add(d);
+                            if (chunk.size() == INSERT_CHUNK || i == count - 1) {
+                                Document ins = new Document("insert", coll);
+                                ins.put("documents", chunk);
+                                ins.put("ordered", Boolean.TRUE);
+                                command(db, "insert", ins);
+                                chunk = new ArrayList<>(INSERT_CHUNK);
+                            }
+                        }
+                        docs += count;
+                    }
+                }
+                System.err.printf("loaded %s: %d documents in %.1f s%n", file, docs, (System.nanoTime() - t) / 1e9);
+            }
+        }
+
+        @SuppressWarnings("unchecked")
+        void dump() throws IOException {
+            Files.createDirectories(dir);
+            List<String> dbs = new ArrayList<>();
+            for (Document d : (List<Document>) cast(command("admin", "listDatabases", new Document("listDatabases", 1)).get("databases"))) {
+                dbs.add((String) d.get("name"));
+            }
+            // databases dropped since the last dump must not come back
+            try (Stream<Path> s = Files.list(dir)) {
+                for (Path p : (Iterable<Path>) s::iterator) {
+                    String n = p.getFileName().toString();
+                    if (n.endsWith(SUFFIX) && !dbs.contains(n.substring(0, n.length() - SUFFIX.length()))) {
+                        Files.delete(p);
+                    }
+                }
+            }
+            for (String db : dbs) {
+                long t = System.nanoTime(), docs = 0;
+                Path file = dir.resolve(db + SUFFIX), tmp = dir.resolve(db + SUFFIX + ".tmp");
+                try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                    for (Document c : firstBatch(command(db, "listCollections", new Document("listCollections", 1)))) {
+                        String coll = (String) c.get("name");
+                        if (coll.startsWith("system.")) {
+                            continue;
+                        }
+                        List<Document> indexes = new ArrayList<>();
+                        for (Document i : firstBatch(command(db, "listIndexes", new Document("listIndexes", coll)))) {
+                            if (!"_id_".equals(i.get("name"))) {
+                                indexes.add(i);
+                            }
+                        }
+                        var collection = resolveDatabase(db).resolveCollection(coll, true);
+                        List<Document> all = collection.queryAllAsStream().collect(Collectors.toList());
+                        Document header = new Document("collection", coll);
+                        header.put("indexes", indexes);
+                        header.put("count", (long) all.size());
+                        write(out, header);
+                        for (Document d : all) {
+                            write(out, d);
+                        }
+                        docs += all.size();
+                    }
+                }
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                System.err.printf("saved %s: %d documents in %.1f s%n", file, docs, (System.nanoTime() - t) / 1e9);
+            }
+        }
+
+        @SuppressWarnings("unchecked")
+        private static <T> T cast(Object o) {
+            return (T) o;
+        }
+
+        @Override
+        public void close() {
+            try {
+                dump();
+            } catch (Exception e) {
+                System.err.println("could not save the data: " + e);
+                e.printStackTrace();
+            }
+            super.close();
+        }
+    }
+
+    private static void write(OutputStream out, Document d) throws IOException {
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            BsonEncoder.encodeDocument(d, buf);
+            buf.readBytes(out, buf.readableBytes());
+        } finally {
+            buf.release();
+        }
+    }
+
+    /** One BSON document, or null at the end of the stream. */
+    private static Document read(DataInputStream in) throws IOException {
+        byte[] len = new byte[4];
+        int n = in.readNBytes(len, 0, 4);
+        if (n == 0) {
+            return null;
+        }
+        if (n < 4) {
+            throw new EOFException("truncated document length");
+        }
+        int size = (len[0] & 0xff) | (len[1] & 0xff) << 8 | (len[2] & 0xff) << 16 | (len[3] & 0xff) << 24;
+        byte[] bytes = new byte[size];
+        System.arraycopy(len, 0, bytes, 0, 4);
+        in.readFully(bytes, 4, size - 4);
+        return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 4) {
+            System.err.println("usage: Launcher HOST PORT DATA_DIR VERSION(3.6|4.0|5.0)");
+            System.exit(2);
+        }
+        ServerVersion version;
+        switch (args[3]) {
+            case "3.6": version = ServerVersion.MONGO_3_6; break;
+            case "4.0": version = ServerVersion.MONGO_4_0; break;
+            case "5.0": version = ServerVersion.MONGO_5_0; break;
+            default:
+                System.err.println("VERSION must be 3.6, 4.0 or 5.0, not " + args[3]);
+                System.exit(2);
+                return;
+        }
+        PersistentMemoryBackend backend = new PersistentMemoryBackend(Path.of(args[2]));
+        backend.version(version);
+        backend.load();
+        MongoServer server = new MongoServer(backend);
+        // shutdownNow: stop listening, close the clients, stop the event loops, then close the
+        // backend, which saves the data.
+        Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "shutdown"));
+        server.bind(args[0], Integer.parseInt(args[1]));
+        System.err.println("listening on " + args[0] + ":" + args[1] + " (mongo-java-server, in-memory backend, MongoDB "
+            + args[3] + " wire protocol)");
+    }
+}
