@@ -8,8 +8,10 @@
 // grace window and treats it as new):
 //   per batch   ping; listIndexes of the source and analytics collections (start-up index check);
 //               the polling query (userId != null, after the cursor, sorted by (updatedAt, _id),
-//               limit MAX_BATCH_DOCS, projection _id userId updatedAt date metrics); the grace
-//               re-read of (watermark - grace, cursor] in pages of 10,000 (from the second batch)
+//               limit MAX_BATCH_DOCS, projection _id userId updatedAt date metrics); from the
+//               second batch, with the grace re-read of (watermark - grace, cursor] in the same
+//               query (updatedAt > watermark - grace, no limit, closed after MAX_BATCH_DOCS
+//               versions past the cursor)
 //   first batch the daily recompute's listIndexes (TTL check), deleteMany of expired analytics,
 //               and the user list (analytics projected to userId; healthmetrics dated in the
 //               horizon projected to userId)
@@ -39,6 +41,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -79,7 +82,7 @@ struct Doc {
 };
 
 struct Stats {
-  double ping = 0, index_check = 0, poll = 0, grace = 0, list_users = 0, ttl = 0, goals = 0,
+  double ping = 0, index_check = 0, poll = 0, list_users = 0, ttl = 0, goals = 0,
          history = 0, analytics_read = 0, write = 0;
   int64_t batches = 0, polled = 0, grace_docs = 0, listed = 0, users_processed = 0,
           history_docs = 0, analytics_docs = 0, inserted = 0, updated = 0, chunks = 0;
@@ -171,7 +174,13 @@ void Find(mongoc_collection_t* coll, const bson_t* filter, const bson_t* opts, c
           F&& each) {
   mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter, opts, nullptr);
   const bson_t* doc;
-  while (mongoc_cursor_next(cursor, &doc)) each(doc);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    if constexpr (std::is_same_v<decltype(each(doc)), bool>) {
+      if (!each(doc)) break;  // the caller has what it needs: the cursor is closed
+    } else {
+      each(doc);
+    }
+  }
   bson_error_t error;
   if (mongoc_cursor_error(cursor, &error)) Die(what, error);
   mongoc_cursor_destroy(cursor);
@@ -433,12 +442,40 @@ int main(int argc, char** argv) {
     ListIndexes(analytics);
     s.index_check += Since(t);
 
-    // The poll.
+    // The poll, and the grace re-read behind the cursor in the same query when there is a
+    // window (a fresh `once` treats every version in the window as new).
     std::vector<Oid> affected;
     Cursor last = cursor;
     int64_t polled = 0;
     t = Clock::now();
-    {
+    if (watermark >= 0 && watermark - o.grace_ms < cursor.t) {
+      bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, uid, gt;
+      bson_append_document_begin(&filter, "userId", -1, &uid);
+      bson_append_null(&uid, "$ne", -1);
+      bson_append_document_end(&filter, &uid);
+      bson_append_document_begin(&filter, "updatedAt", -1, &gt);
+      bson_append_date_time(&gt, "$gt", -1, watermark - o.grace_ms);
+      bson_append_document_end(&filter, &gt);
+      AppendVersionProjection(&opts);
+      AppendSortByCursor(&opts);
+      Find(source, &filter, &opts, "poll with the grace re-read", [&](const bson_t* doc) {
+        Cursor c;
+        Oid u;
+        bool has_user;
+        if (!VersionOf(doc, &c, &u, &has_user)) return true;
+        if (!(cursor < c)) {
+          ++s.grace_docs;
+          if (has_user && !o.grace_not_new) affected.push_back(u);
+          return true;
+        }
+        ++polled;
+        last = c;
+        if (has_user) affected.push_back(u);
+        return polled < o.max_batch_docs;
+      });
+      bson_destroy(&filter);
+      bson_destroy(&opts);
+    } else {
       bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
       AppendAfterFilter(&filter, cursor, nullptr);
       AppendVersionProjection(&opts);
@@ -458,40 +495,6 @@ int main(int argc, char** argv) {
     }
     s.poll += Since(t);
     s.polled += polled;
-
-    // The grace re-read (a fresh `once` treats every version in the window as new).
-    if (watermark >= 0 && watermark - o.grace_ms < cursor.t) {
-      t = Clock::now();
-      Cursor after{watermark - o.grace_ms, {}};
-      after.id.fill(0xff);
-      while (true) {
-        bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-        AppendAfterFilter(&filter, after, &cursor.t);
-        AppendVersionProjection(&opts);
-        AppendSortByCursor(&opts);
-        bson_append_int64(&opts, "limit", -1, 10'000);
-        int n = 0;
-        bool past_end = false;
-        Find(source, &filter, &opts, "grace re-read", [&](const bson_t* doc) {
-          Cursor c;
-          Oid u;
-          bool has_user;
-          if (past_end || !VersionOf(doc, &c, &u, &has_user)) return;
-          ++n;
-          after = c;
-          if (c > cursor) {
-            past_end = true;
-            return;
-          }
-          ++s.grace_docs;
-          if (has_user && !o.grace_not_new) affected.push_back(u);
-        });
-        bson_destroy(&filter);
-        bson_destroy(&opts);
-        if (past_end || n < 10'000) break;
-      }
-      s.grace += Since(t);
-    }
     std::sort(affected.begin(), affected.end());
     affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
 
@@ -685,7 +688,7 @@ int main(int argc, char** argv) {
       "\"chunks\": %lld, \"polled\": %lld, \"grace_docs\": %lld, \"listed_users\": %lld, "
       "\"users_processed\": %lld, \"history_docs\": %lld, \"analytics_docs_read\": %lld, "
       "\"inserted\": %lld, \"updated\": %lld, \"phase_s\": {\"ping\": %.3f, \"index_check\": "
-      "%.3f, \"poll\": %.3f, \"grace\": %.3f, \"ttl\": %.3f, \"list_users\": %.3f, \"goals\": "
+      "%.3f, \"poll\": %.3f, \"ttl\": %.3f, \"list_users\": %.3f, \"goals\": "
       "%.3f, \"history\": %.3f, \"analytics_read\": %.3f, \"write\": %.3f}}\n",
       total, secs(ru0.ru_utime, ru1.ru_utime), secs(ru0.ru_stime, ru1.ru_stime),
       static_cast<long long>(s.batches), static_cast<long long>(s.chunks),
@@ -693,7 +696,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(s.listed), static_cast<long long>(s.users_processed),
       static_cast<long long>(s.history_docs), static_cast<long long>(s.analytics_docs),
       static_cast<long long>(s.inserted), static_cast<long long>(s.updated), s.ping, s.index_check,
-      s.poll, s.grace, s.ttl, s.list_users, s.goals, s.history, s.analytics_read, s.write);
+      s.poll, s.ttl, s.list_users, s.goals, s.history, s.analytics_read, s.write);
   for (auto& [u, docs] : templates)
     for (const Doc& d : docs) bson_destroy(d.p);
   mongoc_write_concern_destroy(wc);

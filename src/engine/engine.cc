@@ -364,22 +364,25 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
       Cursor{now - static_cast<int64_t>(options_.initial_lookback_days) * kMillisPerDay,
              ObjectId::Min()});
 
-  // 1. The changed documents after the cursor, and the grace re-read behind it.
+  // 1. The changed documents after the cursor, and the grace re-read behind it: one query
+  // when there is a window (versions already processed in it are not new).
   std::vector<ChangedVersion> changed;
-  if (Status st = store_.ReadChanges(start_cursor, options_.max_batch_docs, options_.analytics,
-                                     &changed);
-      !st.ok())
-    return fail(st);
   std::vector<ChangedVersion> late;
-  if (state.watermark) {
-    const Instant from = *state.watermark - options_.late_data_grace_ms;
-    if (from < start_cursor.updated_at) {
-      Status st = store_.ReadVersions(
-          from, start_cursor, 10'000, options_.analytics, [&](ChangedVersion&& v) {
-            if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) late.push_back(std::move(v));
-          });
-      if (!st.ok()) return fail(st);
-    }
+  const std::optional<Instant> window_from =
+      state.watermark ? std::optional<Instant>(*state.watermark - options_.late_data_grace_ms)
+                      : std::nullopt;
+  if (window_from && *window_from < start_cursor.updated_at) {
+    Status st = store_.ReadWindowAndChanges(
+        *window_from, start_cursor, options_.max_batch_docs, options_.analytics,
+        [&](ChangedVersion&& v) {
+          if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) late.push_back(std::move(v));
+        },
+        &changed);
+    if (!st.ok()) return fail(st);
+  } else if (Status st = store_.ReadChanges(start_cursor, options_.max_batch_docs,
+                                            options_.analytics, &changed);
+             !st.ok()) {
+    return fail(st);
   }
   report.records_processed = static_cast<int64_t>(changed.size() + late.size());
 

@@ -79,7 +79,7 @@ class Engine {
 
   // Runs one batch at the batch clock `now` (engine spec section 2): the due part of the daily
   // recompute (all of it when `finish_recompute`), then the changed documents since the
-  // checkpoint (at most MAX_BATCH_DOCS) and the grace re-read, then the commit.
+  // checkpoint (at most MAX_BATCH_DOCS) with the grace re-read (one query), then the commit.
   // Returns the report (failed or not). A failed batch leaves the checkpoint untouched.
   // `report.more_pending` says the next batch should start without waiting. Returns an error
   // only for what must stop the engine: an unreadable checkpoint (kInvalidArgument).

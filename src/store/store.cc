@@ -294,38 +294,44 @@ Status Store::ReadChanges(const Cursor& after, int limit, const AnalyticsOptions
   });
 }
 
-Status Store::ReadVersions(Instant from_exclusive, const Cursor& to_inclusive, int page_size,
-                           const AnalyticsOptions& options,
-                           const std::function<void(ChangedVersion&&)>& each) {
-  Cursor after{from_exclusive, ObjectId::Max()};
+Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
+                                   const AnalyticsOptions& options,
+                                   const std::function<void(ChangedVersion&&)>& window,
+                                   std::vector<ChangedVersion>* changed) {
+  if (window_from >= after.updated_at)
+    return {StatusCode::kInvalidArgument, "grace window must start before the cursor"};
+  // {userId: {$ne: null}, updatedAt: {$gt: window_from}}, no limit: how many versions the
+  // window holds is not known before reading them; the cursor is closed (killCursors) once
+  // `limit` changed versions are in.
+  bson_t filter = BSON_INITIALIZER, uid, gt, opts = BSON_INITIALIZER;
+  bson_append_document_begin(&filter, "userId", -1, &uid);
+  bson_append_null(&uid, "$ne", -1);
+  bson_append_document_end(&filter, &uid);
+  bson_append_document_begin(&filter, "updatedAt", -1, &gt);
+  bson_append_date_time(&gt, "$gt", -1, window_from);
+  bson_append_document_end(&filter, &gt);
+  AppendVersionProjection(&opts);
+  AppendSortByCursor(&opts);
   auto coll = impl_->Source();
-  while (true) {
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-    AppendAfterFilter(&filter, after, &to_inclusive.updated_at);
-    AppendVersionProjection(&opts);
-    AppendSortByCursor(&opts);
-    bson_append_int64(&opts, "limit", -1, page_size);
-    CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-    bson_destroy(&filter);
-    bson_destroy(&opts);
-    int n = 0;
-    bool past_end = false;
-    Status st =
-        Drain(cursor.get(), "re-read recent healthmetrics versions", [&](const bson_t* doc) {
-          ChangedVersion v;
-          if (past_end || !ChangedFromDoc(doc, options, &v)) return;
-          ++n;
-          after = {v.updated_at, v.id};
-          if (after > to_inclusive) {
-            past_end = true;  // ties after the cursor's _id: the cursor read's business
-            return;
-          }
-          each(std::move(v));
-        });
-    if (past_end) return st;
-    if (!st.ok()) return st;
-    if (n < page_size) return Status::Ok();
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
+  bson_destroy(&filter);
+  bson_destroy(&opts);
+  const bson_t* doc;
+  int n = 0;
+  while (n < limit && mongoc_cursor_next(cursor.get(), &doc)) {
+    ChangedVersion v;
+    if (!ChangedFromDoc(doc, options, &v)) continue;
+    if (Cursor{v.updated_at, v.id} <= after) {
+      window(std::move(v));
+    } else {
+      changed->push_back(std::move(v));
+      ++n;
+    }
   }
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error))
+    return FromError(error, "read changed and recent healthmetrics versions");
+  return Status::Ok();
 }
 
 Status Store::ReadHistory(std::span<const ObjectId> users, Day from, Day to,

@@ -89,12 +89,16 @@ class Store {
   Status ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
                      std::vector<ChangedVersion>* out);
 
-  // Calls `each` for every source version with updatedAt after `from_exclusive` and a position
-  // at or before `to_inclusive` in (updatedAt, _id) order, and a non-null userId, in that
-  // order, reading pages of `page_size` (projection _id, userId, updatedAt, date, metrics).
-  Status ReadVersions(Instant from_exclusive, const Cursor& to_inclusive, int page_size,
-                      const AnalyticsOptions& options,
-                      const std::function<void(ChangedVersion&&)>& each);
+  // The grace re-read and the poll in one query (one round trip when quiet): every source
+  // version with a non-null userId and updatedAt after `window_from` (exclusive), in
+  // (updatedAt, _id) order. Versions at or before `after` (the grace window (window_from,
+  // after]) go to `window`; up to `limit` versions after it go to `changed`, and the query
+  // stops there. Requires window_from < after.updated_at (otherwise use ReadChanges: the
+  // filter would miss ties after the cursor). Same projection as ReadChanges.
+  Status ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
+                              const AnalyticsOptions& options,
+                              const std::function<void(ChangedVersion&&)>& window,
+                              std::vector<ChangedVersion>* changed);
 
   // The users' documents dated in [from, to], decoded; `out` gets one entry per user that has
   // at least one usable document. History reads never dead-letter.
