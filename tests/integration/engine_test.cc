@@ -221,6 +221,26 @@ TEST_F(EngineTest, QuietOnceAfterARestartRecomputesNobodyYetCatchesALateVersion)
   EXPECT_EQ(AnalyticsOf(User(7)), 3);
 }
 
+// The poll and the grace re-read are one query: the window's versions, however many, do not
+// count against MAX_BATCH_DOCS, and a late one among them is still new.
+TEST_F(EngineTest, AGraceWindowLargerThanTheBatchLimitLeavesTheBatchItsLimit) {
+  Once(kT);
+  for (int i = 0; i < 6; ++i) InsertSteps(User(i), DayOf(kT), 5000 + i, kT - 5000 + i * 100);
+  const Env small{{"MAX_BATCH_DOCS", "2"}};
+  RunResult b1 = Once(kT + 1000, small);
+  EXPECT_NE(b1.out.find("2 docs read, 2 users recomputed"), std::string::npos) << b1.out;
+  RunResult b2 = Once(kT + 2000, small);
+  EXPECT_NE(b2.out.find("2 docs read, 2 users recomputed"), std::string::npos) << b2.out;
+  // Behind the cursor (which is at kT - 4700) and inside the grace: late, and new.
+  InsertSteps(User(9), DayOf(kT), 4000, kT - 4950);
+  // The window now holds five versions (four processed, one late), more than the limit.
+  RunResult b3 = Once(kT + 3000, small);
+  EXPECT_NE(b3.out.find("3 docs read, 3 users recomputed"), std::string::npos) << b3.out;
+  for (int i : {0, 1, 2, 3, 4, 5, 9}) EXPECT_EQ(AnalyticsOf(User(i)), 3) << "user " << i;
+  RunResult quiet = Once(kT + 4000, small);
+  EXPECT_NE(quiet.out.find("0 docs read, 0 users recomputed"), std::string::npos) << quiet.out;
+}
+
 TEST_F(EngineTest, OperatorEditOfTheWatermarkFileIsHonoured) {
   Once(kT);
   InsertSteps(User(1), DayOf(kT) - 1, 8000, kT - 3'600'000);
