@@ -1,5 +1,7 @@
 #include "core/object_id.h"
 
+#include <algorithm>
+
 namespace ha {
 
 std::string ObjectId::ToHex() const {
@@ -27,6 +29,20 @@ std::optional<ObjectId> ObjectId::FromHex(std::string_view hex) {
     id.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return id;
+}
+
+void IdCollector::Add(const ObjectId& id) {
+  if (!out_->empty() && out_->back() == id) return;
+  out_->push_back(id);
+  if (out_->size() >= compact_at_) {
+    Finish();
+    compact_at_ = std::max(compact_at_, 2 * out_->size());
+  }
+}
+
+void IdCollector::Finish() {
+  std::sort(out_->begin(), out_->end());
+  out_->erase(std::unique(out_->begin(), out_->end()), out_->end());
 }
 
 }  // namespace ha

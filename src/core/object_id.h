@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ha {
 
@@ -43,6 +44,22 @@ struct ObjectIdHash {
     std::memcpy(&b, id.bytes.data() + 8, 4);
     return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ULL ^ b);
   }
+};
+
+// Collects ids that arrive with repeats (one per document) into a sorted set whose memory
+// follows the distinct ids, not the arrivals: a repeat of the last id is dropped at once, and
+// the list is sorted and deduplicated whenever it reaches the threshold, which then becomes at
+// least twice the distinct count. Finish() leaves the ids sorted and unique.
+class IdCollector {
+ public:
+  explicit IdCollector(std::vector<ObjectId>* out, size_t compact_at = size_t{1} << 20)
+      : out_(out), compact_at_(compact_at) {}
+  void Add(const ObjectId& id);
+  void Finish();
+
+ private:
+  std::vector<ObjectId>* out_;
+  size_t compact_at_;
 };
 
 }  // namespace ha
