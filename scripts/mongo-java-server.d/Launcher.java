@@ -8,9 +8,23 @@
 // DATA_DIR/<db>.bson and the next start loads those files back: per collection one header
 // document {collection, indexes, count} and then its documents, all as plain BSON. A process
 // that is killed (SIGKILL) loses what was written since it started.
+//
+// With -Dha.mjs.fastIn=true (scripts/mongo-java-server's default; HA_MJS_FAST_IN=0 turns it off)
+// a find whose filter holds `field: {$in: [...]}` on a top-level field, with every listed value an
+// ObjectId or a string, tests that field with a hash set instead of mongo-java-server's linear
+// walk of the list (DefaultQueryMatcher compares each document with each listed value, so the
+// engine's history read of 1,000 users cost documents x 1,000 comparisons). The result is the
+// same: for those types the server's equality is equals(); any other document value (missing,
+// array, embedded document) goes to the server's own matcher.
+import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.ServerVersion;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
+import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
+import de.bwaldvogel.mongo.bson.ObjectId;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
 import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
@@ -29,13 +43,99 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 public final class Launcher {
     private static final String SUFFIX = ".bson";
     private static final int INSERT_CHUNK = 10_000;
+
+    private static final boolean FAST_IN = Boolean.getBoolean("ha.mjs.fastIn");
+
+    /** A filter's `field: {$in: [ObjectId or string, ...]}` as a hash set, and the rest of it. */
+    private static final class FastIn {
+        static final FastIn NONE = new FastIn(null, null, null);
+        final String field;
+        final Set<Object> values;
+        final Document rest;  // null: nothing else to match
+
+        FastIn(String field, Set<Object> values, Document rest) {
+            this.field = field;
+            this.values = values;
+            this.rest = rest;
+        }
+
+        static FastIn of(Document query) {
+            for (Map.Entry<String, Object> e : query.entrySet()) {
+                String field = e.getKey();
+                if (field.startsWith("$") || field.contains(".") || !(e.getValue() instanceof Document)) {
+                    continue;
+                }
+                Document cond = (Document) e.getValue();
+                if (cond.size() != 1 || !(cond.get("$in") instanceof Collection)) {
+                    continue;
+                }
+                Collection<?> list = (Collection<?>) cond.get("$in");
+                if (list.isEmpty() || !list.stream().allMatch(v -> v instanceof ObjectId || v instanceof String)) {
+                    continue;
+                }
+                Document rest = new Document();
+                for (Map.Entry<String, Object> r : query.entrySet()) {
+                    if (!r.getKey().equals(field)) {
+                        rest.put(r.getKey(), r.getValue());
+                    }
+                }
+                return new FastIn(field, new HashSet<>(list), rest.isEmpty() ? null : rest);
+            }
+            return NONE;
+        }
+    }
+
+    static final class FastInCollection extends MemoryCollection {
+        // The filter last prepared and its FastIn: a find tests every document against one filter.
+        private Document lastQuery;
+        private FastIn lastFastIn;
+
+        FastInCollection(MongoDatabase database, String name, CollectionOptions options, CursorRegistry cursors) {
+            super(database, name, options, cursors);
+        }
+
+        @Override
+        protected boolean documentMatchesQuery(Document document, Document query) {
+            FastIn f;
+            synchronized (this) {
+                if (query != lastQuery) {
+                    lastQuery = query;
+                    lastFastIn = FastIn.of(query);
+                }
+                f = lastFastIn;
+            }
+            if (f == FastIn.NONE) {
+                return super.documentMatchesQuery(document, query);
+            }
+            Object v = document.get(f.field);
+            if (!(v instanceof ObjectId || v instanceof String)) {
+                return super.documentMatchesQuery(document, query);  // missing, array, ...: the server decides
+            }
+            return f.values.contains(v) && (f.rest == null || super.documentMatchesQuery(document, f.rest));
+        }
+    }
+
+    static final class FastInDatabase extends MemoryDatabase {
+        FastInDatabase(String name, CursorRegistry cursors) {
+            super(name, cursors);
+        }
+
+        @Override
+        protected MemoryCollection openOrCreateCollection(String name, CollectionOptions options) {
+            return new FastInCollection(this, name, options, cursorRegistry);
+        }
+    }
 
     /** The in-memory backend, written to DATA_DIR when it is closed (at a clean stop). */
     static final class PersistentMemoryBackend extends MemoryBackend {
@@ -60,6 +160,11 @@ public final class Launcher {
         @SuppressWarnings("unchecked")
         private static List<Document> firstBatch(Document reply) {
             return (List<Document>) ((Document) reply.get("cursor")).get("firstBatch");
+        }
+
+        @Override
+        public MemoryDatabase openOrCreateDatabase(String name) {
+            return FAST_IN ? new FastInDatabase(name, getCursorRegistry()) : super.openOrCreateDatabase(name);
         }
 
         void load() throws IOException {
@@ -225,6 +330,6 @@ public final class Launcher {
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "shutdown"));
         server.bind(args[0], Integer.parseInt(args[1]));
         System.err.println("listening on " + args[0] + ":" + args[1] + " (mongo-java-server, in-memory backend, MongoDB "
-            + args[3] + " wire protocol)");
+            + args[3] + " wire protocol" + (FAST_IN ? ", hashed $in" : "") + ")");
     }
 }
