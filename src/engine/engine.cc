@@ -186,28 +186,13 @@ void Engine::DeadLetterVersion(const ChangedVersion& v, Instant /*now*/, int64_t
   }
 }
 
-Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
-                            UserWork* work) {
-  if (users.empty()) return Status::Ok();
-  const Instant wall_start = NowMillis();
+Status Engine::ComputeAndWrite(
+    std::span<const ObjectId> users,
+    const std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>& history,
+    const std::unordered_map<ObjectId, Goals, ObjectIdHash>& goals,
+    const std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>& existing_by_user,
+    Instant now, const WriteStamp& stamp, Instant wall_start, int64_t batch_id, UserWork* work) {
   const Day today = DayOf(now);
-  const Day from = today - options_.analytics.history_days + 1;
-
-  std::unordered_map<ObjectId, Goals, ObjectIdHash> goals;
-  std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash> history;
-  std::vector<ExistingAnalytics> existing;
-  if (Status st = store_.ReadGoals(users, &goals); !st.ok()) return st;
-  if (Status st = store_.ReadHistory(users, from, today, options_.analytics, &history); !st.ok())
-    return st;
-  if (Status st = store_.ReadAnalytics(users, &existing); !st.ok()) return st;
-  std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash> existing_by_user;
-  for (const ExistingAnalytics& e : existing) existing_by_user[e.user].push_back(e);
-
-  WriteStamp stamp;
-  stamp.calculated_at = now;
-  stamp.result_ttl_days = options_.result_ttl_days;
-  stamp.spark_job_id = fmt::format("health-analytics:{}", batch_id);
-
   // Compute and plan in parallel, partitioned by user.
   std::vector<UserAnalytics> results(users.size());
   std::vector<UserPlan> plans(users.size());
@@ -298,6 +283,42 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
     work->deleted += plans[i].deleted;
     work->unchanged += plans[i].unchanged;
   }
+  return Status::Ok();
+}
+
+Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
+                            UserWork* work) {
+  if (users.empty()) return Status::Ok();
+  const Instant wall_start = NowMillis();
+  const Day today = DayOf(now);
+  const Day from = today - options_.analytics.history_days + 1;
+
+  std::unordered_map<ObjectId, Goals, ObjectIdHash> goals;
+  std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash> history;
+  std::vector<ExistingAnalytics> existing;
+  if (Status st = store_.ReadGoals(users, &goals); !st.ok()) return st;
+  if (Status st = store_.ReadHistory(users, from, today, options_.analytics, &history); !st.ok())
+    return st;
+  if (Status st = store_.ReadAnalytics(users, &existing); !st.ok()) return st;
+  std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash> existing_by_user;
+  for (const ExistingAnalytics& e : existing) existing_by_user[e.user].push_back(e);
+
+  WriteStamp stamp;
+  stamp.calculated_at = now;
+  stamp.result_ttl_days = options_.result_ttl_days;
+  stamp.spark_job_id = fmt::format("health-analytics:{}", batch_id);
+
+  // Compute, plan and write a slice of the chunk at a time: the reads above are per chunk
+  // (one query each), but the computed analytics and the planned documents (a few KB each, 24
+  // per user) are held only for kUsersPerSlice users, so memory does not grow with the chunk.
+  for (size_t s0 = 0; s0 < users.size(); s0 += kUsersPerSlice) {
+    const std::span<const ObjectId> slice =
+        users.subspan(s0, std::min(kUsersPerSlice, users.size() - s0));
+    if (Status st = ComputeAndWrite(slice, history, goals, existing_by_user, now, stamp,
+                                    wall_start, batch_id, work);
+        !st.ok())
+      return st;
+  }
   work->users += static_cast<int64_t>(users.size());
   return Status::Ok();
 }
@@ -366,33 +387,46 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
 
   // 1. The changed documents after the cursor, and the grace re-read behind it: one query
   // when there is a window (versions already processed in it are not new).
-  std::vector<ChangedVersion> changed;
-  std::vector<ChangedVersion> late;
+  // A version is kept as its position and user (MAX_BATCH_DOCS of them are in memory at once);
+  // the few with field issues are also kept whole, for the dead-letter log.
+  struct Polled {
+    Cursor at;
+    std::optional<ObjectId> user;
+  };
+  std::vector<Polled> changed;
+  std::vector<Polled> late;
+  std::vector<ChangedVersion> flawed;
+  auto keep = [&flawed](std::vector<Polled>& into, ChangedVersion&& v) {
+    into.push_back({Cursor{v.updated_at, v.id}, v.user});
+    if (!v.decoded.issues.empty()) flawed.push_back(std::move(v));
+  };
   const std::optional<Instant> window_from =
       state.watermark ? std::optional<Instant>(*state.watermark - options_.late_data_grace_ms)
                       : std::nullopt;
+  auto read_changed = [&](ChangedVersion&& v) { keep(changed, std::move(v)); };
   if (window_from && *window_from < start_cursor.updated_at) {
     Status st = store_.ReadWindowAndChanges(
         *window_from, start_cursor, options_.max_batch_docs, options_.analytics,
         [&](ChangedVersion&& v) {
-          if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) late.push_back(std::move(v));
+          if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) keep(late, std::move(v));
         },
-        &changed);
+        read_changed);
     if (!st.ok()) return fail(st);
   } else if (Status st = store_.ReadChanges(start_cursor, options_.max_batch_docs,
-                                            options_.analytics, &changed);
+                                            options_.analytics, read_changed);
              !st.ok()) {
     return fail(st);
   }
   report.records_processed = static_cast<int64_t>(changed.size() + late.size());
 
   // 2. Dead letters and the affected users.
+  for (const ChangedVersion& v : flawed)
+    DeadLetterVersion(v, now, report.batch_id, &report.dead_letters);
+  flawed.clear();
   std::vector<ObjectId> affected;
   for (const auto* list : {&changed, &late})
-    for (const ChangedVersion& v : *list) {
-      DeadLetterVersion(v, now, report.batch_id, &report.dead_letters);
+    for (const Polled& v : *list)
       if (v.user) affected.push_back(*v.user);
-    }
   std::sort(affected.begin(), affected.end());
   affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
 
@@ -491,15 +525,14 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   // window starts at the new watermark minus the grace).
   CommitRequest commit;
   commit.watermark_seen = state.watermark_seen;
-  commit.cursor = changed.empty() ? start_cursor
-                                  : Cursor{changed.back().updated_at, changed.back().id};
+  commit.cursor = changed.empty() ? start_cursor : changed.back().at;
   commit.batch_start = now;
   commit.next_batch_id = report.batch_id + 1;
   commit.last_recompute_day = last_recompute_day;
   commit.recompute_progress = progress_text;
   std::set<Cursor> seen = seen_versions_;
   for (const auto* list : {&changed, &late})
-    for (const ChangedVersion& v : *list) seen.insert(Cursor{v.updated_at, v.id});
+    for (const Polled& v : *list) seen.insert(v.at);
   const Instant horizon =
       WatermarkFor(commit.cursor.updated_at, commit.batch_start) - options_.late_data_grace_ms;
   seen.erase(seen.begin(), seen.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));

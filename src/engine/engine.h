@@ -9,12 +9,14 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "analytics/kernel.h"
 #include "checkpoint/checkpoint.h"
 #include "core/cursor.h"
 #include "core/status.h"
+#include "docs/analytics_doc.h"
 #include "observe/batch_log.h"
 #include "observe/dead_letters.h"
 #include "store/store.h"
@@ -105,6 +107,17 @@ class Engine {
  private:
   Status ProcessChunk(std::span<const ObjectId> users, Instant now, int64_t batch_id,
                       UserWork* work);
+  // Computes, plans and writes `users` (a slice of a chunk) from the chunk's reads.
+  Status ComputeAndWrite(
+      std::span<const ObjectId> users,
+      const std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>& history,
+      const std::unordered_map<ObjectId, Goals, ObjectIdHash>& goals,
+      const std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>&
+          existing_by_user,
+      Instant now, const WriteStamp& stamp, Instant wall_start, int64_t batch_id, UserWork* work);
+  // Users computed, planned and written together within a chunk (whose reads are shared): the
+  // planned documents of this many users are in memory at once.
+  static constexpr size_t kUsersPerSlice = 128;
   static void Accumulate(const UserWork& w, UserWork* into);
   void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id,
                          int64_t* count);

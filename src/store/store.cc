@@ -101,6 +101,15 @@ void AppendSortByCursor(bson_t* opts) {
   bson_append_document_end(opts, &sort);
 }
 
+// Documents per reply of a large read. The server's own cap is a 16 MB reply (some servers
+// send the whole result at once); libmongoc holds a reply twice while it is read, so the reads
+// that can return a backlog ask for bounded replies: memory then stays independent of the
+// server and of the result's size, for a round trip per a few MB.
+constexpr int32_t kVersionsPerReply = 10'000;  // projected versions and history: ~300 B each
+constexpr int32_t kAnalyticsPerReply = 1'000;  // whole analytics documents: ~2-8 KB each
+
+void AppendBatchSize(bson_t* opts, int32_t n) { bson_append_int32(opts, "batchSize", -1, n); }
+
 // {userId: {$ne: null}, $or: [{updatedAt: {$gt: t}}, {updatedAt: t, _id: {$gt: id}}]}
 // plus an optional upper bound on updatedAt.
 void AppendAfterFilter(bson_t* filter, const Cursor& after, const Instant* upper) {
@@ -278,26 +287,27 @@ Result<std::string> Store::ServerVersion() {
 }
 
 Status Store::ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
-                          std::vector<ChangedVersion>* out) {
+                          const std::function<void(ChangedVersion&&)>& each) {
   bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
   AppendAfterFilter(&filter, after, nullptr);
   AppendVersionProjection(&opts);
   AppendSortByCursor(&opts);
   bson_append_int64(&opts, "limit", -1, limit);
+  AppendBatchSize(&opts, std::min<int32_t>(kVersionsPerReply, std::max(limit, 1)));
   auto coll = impl_->Source();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
   bson_destroy(&filter);
   bson_destroy(&opts);
   return Drain(cursor.get(), "read changed healthmetrics documents", [&](const bson_t* doc) {
     ChangedVersion v;
-    if (ChangedFromDoc(doc, options, &v)) out->push_back(std::move(v));
+    if (ChangedFromDoc(doc, options, &v)) each(std::move(v));
   });
 }
 
 Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
                                    const AnalyticsOptions& options,
                                    const std::function<void(ChangedVersion&&)>& window,
-                                   std::vector<ChangedVersion>* changed) {
+                                   const std::function<void(ChangedVersion&&)>& changed) {
   if (window_from >= after.updated_at)
     return {StatusCode::kInvalidArgument, "grace window must start before the cursor"};
   // {userId: {$ne: null}, updatedAt: {$gt: window_from}}, no limit: how many versions the
@@ -312,6 +322,7 @@ Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int
   bson_append_document_end(&filter, &gt);
   AppendVersionProjection(&opts);
   AppendSortByCursor(&opts);
+  AppendBatchSize(&opts, kVersionsPerReply);
   auto coll = impl_->Source();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
   bson_destroy(&filter);
@@ -324,7 +335,7 @@ Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int
     if (Cursor{v.updated_at, v.id} <= after) {
       window(std::move(v));
     } else {
-      changed->push_back(std::move(v));
+      changed(std::move(v));
       ++n;
     }
   }
@@ -350,6 +361,7 @@ Status Store::ReadHistory(std::span<const ObjectId> users, Day from, Day to,
   for (const char* f : {"_id", "userId", "updatedAt", "date", "metrics"})
     bson_append_int32(&proj, f, -1, 1);
   bson_append_document_end(&opts, &proj);
+  AppendBatchSize(&opts, kVersionsPerReply);
   auto coll = impl_->Source();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
   bson_destroy(&filter);
@@ -390,9 +402,12 @@ Status Store::ReadAnalytics(std::span<const ObjectId> users, std::vector<Existin
   bson_append_document_begin(&filter, "userId", -1, &uid);
   AppendOidArray(&uid, "$in", users);
   bson_append_document_end(&filter, &uid);
+  bson_t opts = BSON_INITIALIZER;
+  AppendBatchSize(&opts, kAnalyticsPerReply);
   auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, nullptr, nullptr));
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
   bson_destroy(&filter);
+  bson_destroy(&opts);
   return Drain(cursor.get(), "read existing analytics documents", [&](const bson_t* doc) {
     bson_iter_t it;
     ExistingAnalytics e;
@@ -514,6 +529,7 @@ Status Store::ListUsers(Day from, Day to, std::vector<ObjectId>* out) {
     bson_append_int32(&proj, "userId", -1, 1);
     bson_append_int32(&proj, "_id", -1, 0);
     bson_append_document_end(&opts, &proj);
+    AppendBatchSize(&opts, kVersionsPerReply);
     CursorPtr cursor(mongoc_collection_find_with_opts(coll, filter, &opts, nullptr));
     bson_destroy(&opts);
     return Drain(cursor.get(), doing, [&](const bson_t* doc) {

@@ -85,20 +85,21 @@ class Store {
   Result<std::string> ServerVersion();
 
   // Reads up to `limit` source documents after `after` in (updatedAt, _id) order whose userId
-  // is not null, with the projection _id, userId, updatedAt, date, metrics.
+  // is not null, with the projection _id, userId, updatedAt, date, metrics; each is handed to
+  // `each` as it is decoded (the caller keeps what it needs).
   Status ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
-                     std::vector<ChangedVersion>* out);
+                     const std::function<void(ChangedVersion&&)>& each);
 
   // The grace re-read and the poll in one query (one round trip when quiet): every source
   // version with a non-null userId and updatedAt after `window_from` (exclusive), in
   // (updatedAt, _id) order. Versions at or before `after` (the grace window (window_from,
   // after]) go to `window`; up to `limit` versions after it go to `changed`, and the query
-  // stops there. Requires window_from < after.updated_at (otherwise use ReadChanges: the
+  // stops there. Both are called in that order as the versions are decoded. Requires window_from < after.updated_at (otherwise use ReadChanges: the
   // filter would miss ties after the cursor). Same projection as ReadChanges.
   Status ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
                               const AnalyticsOptions& options,
                               const std::function<void(ChangedVersion&&)>& window,
-                              std::vector<ChangedVersion>* changed);
+                              const std::function<void(ChangedVersion&&)>& changed);
 
   // The users' documents dated in [from, to], decoded; `out` gets one entry per user that has
   // at least one usable document. History reads never dead-letter.
