@@ -468,6 +468,11 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
     if (!server) return FromError(error, "write analytics documents");
     return Status::Ok();
   };
+  // Our documents are ours (ASCII strings and keys, no '.' or '$' keys): libmongoc's
+  // validation of each inserted and $set document (UTF-8, key names) is skipped. The profile
+  // of a backlog showed it at a tenth of our CPU.
+  bson_t no_validation = BSON_INITIALIZER;
+  bson_append_bool(&no_validation, "validate", -1, false);
   mongoc_bulk_operation_t* bulk =
       mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
   bool empty = true;
@@ -476,6 +481,7 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
     if (w.kind != AnalyticsWrite::Kind::kInsert && updates == kMaxUpdatesPerCommand) {
       if (Status st = execute(bulk, empty); !st.ok()) {
         bson_destroy(&opts);
+        bson_destroy(&no_validation);
         return st;
       }
       bulk = mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
@@ -491,12 +497,13 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
     bool ok = true;
     switch (w.kind) {
       case AnalyticsWrite::Kind::kInsert:
-        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.body.get(), nullptr, &error);
+        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.body.get(), &no_validation, &error);
         break;
       case AnalyticsWrite::Kind::kUpdate: {
         bson_t update = BSON_INITIALIZER;
         bson_append_document(&update, "$set", -1, w.body.get());
-        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, nullptr, &error);
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, &no_validation,
+                                                       &error);
         bson_destroy(&update);
         break;
       }
@@ -509,10 +516,12 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
     if (!ok) {
       mongoc_bulk_operation_destroy(bulk);
       bson_destroy(&opts);
+      bson_destroy(&no_validation);
       return Internal(fmt::format("prepare analytics bulk write: {}", error.message));
     }
   }
   bson_destroy(&opts);
+  bson_destroy(&no_validation);
   return execute(bulk, empty);
 }
 
