@@ -28,8 +28,9 @@
 // batchSize with every matching document in one reply (and a getMore without batchSize fails);
 // libmongoc 1.23 does not forward the engine's batchSize option, so a find matching 2 million
 // documents came back as one 71 MB message, which libmongoc refuses (above maxMessageSizeBytes,
-// 48 MB). Here, as on MongoDB: a first batch of at most 101 documents when no batchSize is
-// given, and no batch (first or getMore) above 16 MiB of documents.
+// 48 MB). Here, as on MongoDB: a find without batchSize gets a first batch of 101 documents, and
+// a getMore without batchSize gets batches of about 16 MiB. (Only commands from clients: the
+// server's own scans, for deletes, updates, counts and aggregations, are untouched.)
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.ServerVersion;
@@ -48,6 +49,7 @@ import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
 import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.embedded.EmbeddedChannel;
 
 import java.io.BufferedInputStream;
@@ -118,62 +120,6 @@ public final class Launcher {
     private static final int DEFAULT_FIRST_BATCH = 101;
     private static final int MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
-    /** The longest prefix of docs[from..] with at most n documents (n <= 0: any number) and
-     *  at most 16 MiB of BSON (but at least one document). */
-    private static int batchEnd(List<Document> docs, int from, int n) {
-        int end = from;
-        long bytes = 0;
-        ByteBuf buf = Unpooled.buffer();
-        try {
-            while (end < docs.size() && (n <= 0 || end - from < n)) {
-                buf.clear();
-                BsonEncoder.encodeDocument(docs.get(end), buf);
-                bytes += buf.readableBytes();
-                if (bytes > MAX_BATCH_BYTES && end > from) {
-                    break;
-                }
-                end++;
-            }
-        } finally {
-            buf.release();
-        }
-        return end;
-    }
-
-    /** The rest of a result, handed out in batches of at most 16 MiB. */
-    static final class BatchedCursor implements Cursor {
-        private final long id;
-        private List<Document> rest;
-
-        BatchedCursor(long id, List<Document> rest) {
-            this.id = id;
-            this.rest = rest;
-        }
-
-        @Override
-        public long getId() {
-            return id;
-        }
-
-        @Override
-        public synchronized boolean isEmpty() {
-            return rest.isEmpty();
-        }
-
-        @Override
-        public synchronized List<Document> takeDocuments(int n) {
-            int end = batchEnd(rest, 0, n);
-            List<Document> batch = new ArrayList<>(rest.subList(0, end));
-            rest = rest.subList(end, rest.size());
-            return batch;
-        }
-
-        @Override
-        public String toString() {
-            return "BatchedCursor(id: " + id + ")";
-        }
-    }
-
     static final class FastCollection extends MemoryCollection {
         // The filter last prepared and its FastIn: a find tests every document against one filter.
         private Document lastQuery;
@@ -204,18 +150,6 @@ public final class Launcher {
                 return super.documentMatchesQuery(document, query);  // missing, array, ...: the server decides
             }
             return f.values.contains(v) && (f.rest == null || super.documentMatchesQuery(document, f.rest));
-        }
-
-        @Override
-        protected QueryResult createQueryResult(List<Document> matched, int batchSize) {
-            int end = batchEnd(matched, 0, batchSize > 0 ? batchSize : DEFAULT_FIRST_BATCH);
-            List<Document> first = new ArrayList<>(matched.subList(0, end));
-            if (end == matched.size()) {
-                return new QueryResult(first);
-            }
-            BatchedCursor cursor = new BatchedCursor(cursorRegistry.generateCursorId(), matched.subList(end, matched.size()));
-            cursorRegistry.add(cursor);
-            return new QueryResult(first, cursor);
         }
 
         @Override
@@ -288,6 +222,47 @@ public final class Launcher {
         @SuppressWarnings("unchecked")
         private static List<Document> firstBatch(Document reply) {
             return (List<Document>) ((Document) reply.get("cursor")).get("firstBatch");
+        }
+
+        @Override
+        public Document handleCommand(Channel channel, String db, String command, Document query) {
+            if (command.equalsIgnoreCase("find") && !query.containsKey("batchSize")) {
+                query.put("batchSize", DEFAULT_FIRST_BATCH);
+            }
+            return super.handleCommand(channel, db, command, query);
+        }
+
+        @Override
+        protected Document handleGetMore(String db, String command, Document query) {
+            if (query.containsKey("batchSize")) {
+                return super.handleGetMore(db, command, query);
+            }
+            long id = ((Number) query.get(command)).longValue();
+            Cursor cursor = getCursorRegistry().getCursor(id);
+            List<Document> batch = new ArrayList<>();
+            long bytes = 0;
+            ByteBuf buf = Unpooled.buffer();
+            try {
+                while (!cursor.isEmpty() && bytes < MAX_BATCH_BYTES) {
+                    for (Document d : cursor.takeDocuments(100)) {
+                        buf.clear();
+                        BsonEncoder.encodeDocument(d, buf);
+                        bytes += buf.readableBytes();
+                        batch.add(d);
+                    }
+                }
+            } finally {
+                buf.release();
+            }
+            if (cursor.isEmpty()) {
+                getCursorRegistry().remove(cursor);
+            }
+            Document c = new Document("id", cursor.isEmpty() ? 0L : id);
+            c.put("ns", db + "." + query.get("collection"));
+            c.put("nextBatch", batch);
+            Document reply = new Document("cursor", c);
+            reply.put("ok", 1.0);
+            return reply;
         }
 
         @Override
