@@ -13,8 +13,10 @@
 //               query (updatedAt > watermark - grace, no limit, closed after MAX_BATCH_DOCS
 //               versions past the cursor)
 //   first batch the daily recompute's listIndexes (TTL check), deleteMany of expired analytics,
-//               and the user list (analytics projected to userId; healthmetrics dated in the
-//               horizon projected to userId)
+//   (--full-    and the user list (analytics projected to userId; healthmetrics dated in the
+//   recompute)  horizon projected to userId); while batches are full and affect at least
+//               USERS_PER_CHUNK users, nobody is processed and the recompute waits for the
+//               first batch that is not (as the engine leaves a backlog's users to the pass)
 //   per chunk   of USERS_PER_CHUNK users (sorted): goals ({_id: {$in}}, projection goals); history
 //               ({userId: {$in}, date: [from, to+1)}, same projection as the poll); existing
 //               analytics ({userId: {$in}}, whole documents); one unordered bulk write with
@@ -84,7 +86,7 @@ struct Doc {
 struct Stats {
   double ping = 0, index_check = 0, poll = 0, list_users = 0, ttl = 0, goals = 0,
          history = 0, analytics_read = 0, write = 0;
-  int64_t batches = 0, polled = 0, grace_docs = 0, listed = 0, users_processed = 0,
+  int64_t batches = 0, deferred_batches = 0, polled = 0, grace_docs = 0, listed = 0, users_processed = 0,
           history_docs = 0, analytics_docs = 0, inserted = 0, updated = 0, chunks = 0;
 };
 
@@ -423,6 +425,7 @@ int main(int argc, char** argv) {
   const int64_t from = today_start - static_cast<int64_t>(o.history_days - 1) * kMsPerDay;
   const int64_t to_excl = today_start + kMsPerDay;
   int64_t updates_left = o.updates;
+  bool pass_pending = o.full_recompute;
 
   for (int batch = 0; batch < o.max_batches; ++batch) {
     ++s.batches;
@@ -498,9 +501,16 @@ int main(int argc, char** argv) {
     std::sort(affected.begin(), affected.end());
     affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
 
-    // The daily recompute: TTL check, expired deletes, the user list.
+    // The daily recompute: TTL check, expired deletes, the user list. A full batch of a backlog
+    // that affects at least a chunk of users leaves them to it, and it waits for the first batch
+    // that is not full (Engine::RunBatch).
     std::vector<Oid> users;
-    if (batch == 0 && o.full_recompute) {
+    const bool defer = pass_pending && polled >= o.max_batch_docs &&
+                       affected.size() >= o.users_per_chunk;
+    if (defer) {
+      ++s.deferred_batches;
+    } else if (pass_pending) {
+      pass_pending = false;
       t = Clock::now();
       ListIndexes(analytics);
       {
@@ -685,13 +695,14 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"total_s\": %.3f, \"user_cpu_s\": %.3f, \"sys_cpu_s\": %.3f, \"batches\": %lld, "
-      "\"chunks\": %lld, \"polled\": %lld, \"grace_docs\": %lld, \"listed_users\": %lld, "
+      "\"deferred_batches\": %lld, \"chunks\": %lld, \"polled\": %lld, \"grace_docs\": %lld, \"listed_users\": %lld, "
       "\"users_processed\": %lld, \"history_docs\": %lld, \"analytics_docs_read\": %lld, "
       "\"inserted\": %lld, \"updated\": %lld, \"phase_s\": {\"ping\": %.3f, \"index_check\": "
       "%.3f, \"poll\": %.3f, \"ttl\": %.3f, \"list_users\": %.3f, \"goals\": "
       "%.3f, \"history\": %.3f, \"analytics_read\": %.3f, \"write\": %.3f}}\n",
       total, secs(ru0.ru_utime, ru1.ru_utime), secs(ru0.ru_stime, ru1.ru_stime),
-      static_cast<long long>(s.batches), static_cast<long long>(s.chunks),
+      static_cast<long long>(s.batches), static_cast<long long>(s.deferred_batches),
+      static_cast<long long>(s.chunks),
       static_cast<long long>(s.polled), static_cast<long long>(s.grace_docs),
       static_cast<long long>(s.listed), static_cast<long long>(s.users_processed),
       static_cast<long long>(s.history_docs), static_cast<long long>(s.analytics_docs),

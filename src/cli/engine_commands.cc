@@ -42,10 +42,13 @@ void LogBatch(const BatchReport& r, double next_interval) {
     return;
   }
   spdlog::info(
-      "batch {}: {} docs read, {} users recomputed{}, {} written ({} inserted, {} updated, {} "
+      "batch {}: {} docs read, {} users recomputed{}{}, {} written ({} inserted, {} updated, {} "
       "deleted, {} unchanged), {} dead letters, watermark {} -> {}, {} ms{}{}",
       r.batch_id, r.records_processed, r.users_recomputed,
       r.recompute_users ? fmt::format(" ({} by the daily recompute)", r.recompute_users) : "",
+      r.deferred_users
+          ? fmt::format(" ({} left to the recompute after the backlog)", r.deferred_users)
+          : "",
       r.analytics_written, r.analytics_inserted, r.analytics_updated, r.analytics_deleted,
       r.analytics_unchanged, r.dead_letters, r.watermark_from.empty() ? "none" : r.watermark_from,
       r.watermark_to, r.processing_time_ms(), r.more_pending ? " (more pending)" : "",

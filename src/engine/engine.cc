@@ -444,7 +444,25 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const bool reconcile_due = options_.reconcile_interval_ms > 0 && pass.done &&
                                now - pass.started >= options_.reconcile_interval_ms;
     const bool resume = !pass.done && pass.day == today;
-    if (daily_due || reconcile_due || resume) {
+    // A backlog: this batch is full (more is pending) and affects many users. Computing them
+    // now would recompute most users once per batch of the backlog (an import or a first run
+    // interleaves every user's history across all its batches). Instead a pass over everyone
+    // is scheduled, or kept scheduled, and nobody is computed: the pass covers every user
+    // affected so far, since it lists the users and reads their histories in a later batch,
+    // after this batch's change read. It begins with the first batch that is not full, or
+    // once it has waited kMaxBacklogDeferMs (a stream the engine cannot keep up with is still
+    // computed). The schedule is committed with the cursor, so a crash cannot lose it.
+    const bool scheduled = resume && !pass.after;  // scheduled, or begun without progress
+    const bool full = static_cast<int>(changed.size()) >= options_.max_batch_docs;
+    if (full && affected.size() >= options_.users_per_chunk &&
+        (daily_due || reconcile_due || scheduled) &&
+        !(scheduled && now - pass.started >= kMaxBacklogDeferMs)) {
+      if (!scheduled) pass = PassState{today, now, std::nullopt, false};
+      report.deferred_users = static_cast<int64_t>(affected.size());
+      affected.clear();
+      recompute_list_started_.reset();  // the pass lists its users when it begins, not before
+      report.more_pending = true;
+    } else if (daily_due || reconcile_due || resume) {
       pass_active = true;
       if (!resume) pass = PassState{today, now, std::nullopt, false};  // a new pass
     }

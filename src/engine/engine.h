@@ -118,6 +118,8 @@ class Engine {
   // Users computed, planned and written together within a chunk (whose reads are shared): the
   // planned documents of this many users are in memory at once.
   static constexpr size_t kUsersPerSlice = 128;
+  // How long full batches of a backlog may leave their users to a scheduled pass (RunBatch).
+  static constexpr Instant kMaxBacklogDeferMs = 10 * 60 * 1000;
   static void Accumulate(const UserWork& w, UserWork* into);
   void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id,
                          int64_t* count);

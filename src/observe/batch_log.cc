@@ -24,6 +24,7 @@ std::string BatchReportJson(const BatchReport& r) {
   j["analytics_unchanged"] = r.analytics_unchanged;
   j["users_recomputed"] = r.users_recomputed;
   j["recompute_users"] = r.recompute_users;
+  j["deferred_users"] = r.deferred_users;
   j["dead_letters"] = r.dead_letters;
   j["watermark_from"] = r.watermark_from.empty() ? nlohmann::ordered_json(nullptr)
                                                  : nlohmann::ordered_json(r.watermark_from);

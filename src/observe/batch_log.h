@@ -25,6 +25,8 @@ struct BatchReport {
   int64_t analytics_unchanged = 0;
   int64_t users_recomputed = 0;
   int64_t recompute_users = 0;  // of which by the daily recompute
+  // Users affected by a full batch of a backlog and left to the scheduled pass (RunBatch).
+  int64_t deferred_users = 0;
   int64_t dead_letters = 0;
   std::string watermark_from;  // ISO-8601 or "" (none)
   std::string watermark_to;

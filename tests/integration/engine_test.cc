@@ -241,6 +241,31 @@ TEST_F(EngineTest, AGraceWindowLargerThanTheBatchLimitLeavesTheBatchItsLimit) {
   EXPECT_NE(quiet.out.find("0 docs read, 0 users recomputed"), std::string::npos) << quiet.out;
 }
 
+// A backlog: its full batches leave the users they affect to one pass after the backlog, so
+// each user is computed once, not once per batch, and the end state is exactly compute's.
+TEST_F(EngineTest, ABacklogComputesEachUserOnceAfterItsLastBatchAndEndsExact) {
+  Seed(40, 60);  // seeded days interleave the users in (updatedAt, _id) order
+  const Env small{{"MAX_BATCH_DOCS", "400"}, {"USERS_PER_CHUNK", "10"}};
+  int runs = 0, deferring = 0;
+  int64_t recomputed = 0;
+  for (bool more = true; more && runs < 40; ++runs) {
+    RunResult r = Once(kT, small);
+    more = r.out.find("(more pending)") != std::string::npos;
+    const size_t at = r.out.find(" users recomputed");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    recomputed += std::stoll(r.out.substr(r.out.rfind(' ', at - 1) + 1));
+    if (r.out.find("left to the recompute after the backlog") != std::string::npos) {
+      ++deferring;
+      EXPECT_NE(r.out.find(" 0 written"), std::string::npos) << r.out;
+    }
+  }
+  EXPECT_GE(deferring, 2);
+  EXPECT_EQ(runs, deferring + 1);  // then the pass, with the last (partial) batch
+  EXPECT_GT(recomputed, 0);
+  EXPECT_LE(recomputed, 40);  // once per batch would be about 40 per batch
+  EXPECT_EQ(Actual(/*drop_times=*/true), Expected(kT, /*drop_times=*/true));
+}
+
 TEST_F(EngineTest, OperatorEditOfTheWatermarkFileIsHonoured) {
   Once(kT);
   InsertSteps(User(1), DayOf(kT) - 1, 8000, kT - 3'600'000);
