@@ -548,12 +548,14 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   commit.next_batch_id = report.batch_id + 1;
   commit.last_recompute_day = last_recompute_day;
   commit.recompute_progress = progress_text;
-  std::set<Cursor> seen = seen_versions_;
-  for (const auto* list : {&changed, &late})
-    for (const Polled& v : *list) seen.insert(v.at);
   const Instant horizon =
       WatermarkFor(commit.cursor.updated_at, commit.batch_start) - options_.late_data_grace_ms;
+  std::set<Cursor> seen = seen_versions_;
   seen.erase(seen.begin(), seen.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
+  // Only versions the next window can hold (a backlog's batch read 100,000 older ones).
+  for (const auto* list : {&changed, &late})
+    for (const Polled& v : *list)
+      if (v.at.updated_at > horizon) seen.insert(v.at);
   commit.grace_window = FormatGraceWindow(seen);
   Failpoint("before-commit");
   auto outcome = checkpoint_.Commit(commit);
