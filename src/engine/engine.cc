@@ -4,7 +4,6 @@
 #include <atomic>
 #include <limits>
 #include <map>
-#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -135,23 +134,26 @@ PassState ParsePass(const std::string& text) {
 // which is harmless, only slower). Anything unreadable is an empty set, for the same reason.
 constexpr size_t kMaxPersistedVersions = 5000;
 
-std::string FormatGraceWindow(const std::set<Cursor>& seen) {
+std::string FormatGraceWindow(const std::vector<Cursor>& seen) {
   if (seen.empty() || seen.size() > kMaxPersistedVersions) return "";
   nlohmann::json j = nlohmann::json::array();
   for (const Cursor& c : seen) j.push_back({c.updated_at, c.id.ToHex()});
   return j.dump();
 }
 
-std::set<Cursor> ParseGraceWindow(const std::string& text) {
-  std::set<Cursor> out;
+// Sorted and unique, like the set it restores.
+std::vector<Cursor> ParseGraceWindow(const std::string& text) {
+  std::vector<Cursor> out;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_array()) return out;
   for (const auto& e : j) {
     if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_string()) return {};
     auto id = ObjectId::FromHex(e[1].get<std::string>());
     if (!id) return {};
-    out.insert(Cursor{e[0].get<Instant>(), *id});
+    out.push_back(Cursor{e[0].get<Instant>(), *id});
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -408,7 +410,9 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     Status st = store_.ReadWindowAndChanges(
         *window_from, start_cursor, options_.max_batch_docs, options_.analytics,
         [&](ChangedVersion&& v) {
-          if (!seen_versions_.contains(Cursor{v.updated_at, v.id})) keep(late, std::move(v));
+          if (!std::binary_search(seen_versions_.begin(), seen_versions_.end(),
+                                  Cursor{v.updated_at, v.id}))
+            keep(late, std::move(v));
         },
         read_changed);
     if (!st.ok()) return fail(st);
@@ -434,6 +438,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   // analytics or data in the horizon, a slice per batch (all of it when `finish_recompute`),
   // resumed from the sidecar's progress. Each user is computed once per batch: the slice is
   // merged with the affected users, and every history read comes after the change read.
+  // A full batch: more changed documents may be waiting behind it.
+  const bool full = static_cast<int>(changed.size()) >= options_.max_batch_docs;
   std::optional<Day> last_recompute_day = state.last_recompute_day;
   PassState pass = ParsePass(state.recompute_progress);
   std::vector<ObjectId> slice;
@@ -453,7 +459,6 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     // once it has waited kMaxBacklogDeferMs (a stream the engine cannot keep up with is still
     // computed). The schedule is committed with the cursor, so a crash cannot lose it.
     const bool scheduled = resume && !pass.after;  // scheduled, or begun without progress
-    const bool full = static_cast<int>(changed.size()) >= options_.max_batch_docs;
     if (full && affected.size() >= options_.users_per_chunk &&
         (daily_due || reconcile_due || scheduled) &&
         !(scheduled && now - pass.started >= kMaxBacklogDeferMs)) {
@@ -550,12 +555,25 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   commit.recompute_progress = progress_text;
   const Instant horizon =
       WatermarkFor(commit.cursor.updated_at, commit.batch_start) - options_.late_data_grace_ms;
-  std::set<Cursor> seen = seen_versions_;
-  seen.erase(seen.begin(), seen.lower_bound(Cursor{horizon + 1, ObjectId::Min()}));
-  // Only versions the next window can hold (a backlog's batch read 100,000 older ones).
-  for (const auto* list : {&changed, &late})
-    for (const Polled& v : *list)
-      if (v.at.updated_at > horizon) seen.insert(v.at);
+  // The versions the next window can hold: the kept ones after the horizon, then this batch's
+  // (a backlog's batch read 100,000 older ones). seen_versions_ changes only once committed.
+  std::vector<Cursor> seen;
+  {
+    const Cursor from{horizon + 1, ObjectId::Min()};
+    const auto kept = std::lower_bound(seen_versions_.begin(), seen_versions_.end(), from);
+    size_t fresh = 0;
+    for (const auto* list : {&changed, &late})
+      for (const Polled& v : *list) fresh += v.at.updated_at > horizon ? 1 : 0;
+    seen.reserve(static_cast<size_t>(seen_versions_.end() - kept) + fresh);
+    seen.insert(seen.end(), kept, seen_versions_.end());
+    const auto middle = static_cast<std::ptrdiff_t>(seen.size());
+    for (const auto* list : {&changed, &late})
+      for (const Polled& v : *list)
+        if (v.at.updated_at > horizon) seen.push_back(v.at);
+    std::sort(seen.begin() + middle, seen.end());
+    std::inplace_merge(seen.begin(), seen.begin() + middle, seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  }
   commit.grace_window = FormatGraceWindow(seen);
   Failpoint("before-commit");
   auto outcome = checkpoint_.Commit(commit);
@@ -570,8 +588,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
                                         ? std::string(outcome->watermark_seen.text.substr(
                                               0, outcome->watermark_seen.text.find('\n')))
                                         : std::string());
-  report.more_pending =
-      report.more_pending || static_cast<int>(changed.size()) >= options_.max_batch_docs;
+  report.more_pending = report.more_pending || full;
   report.users_recomputed = work.users;
   report.analytics_computed = work.computed;
   report.analytics_inserted = work.inserted;

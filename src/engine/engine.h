@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -131,9 +130,11 @@ class Engine {
   const std::atomic<bool>* stop_ = nullptr;
   ChangeListener* listener_ = nullptr;
 
-  // Versions (updatedAt, _id) already processed in the grace window; after a restart it is
+  // Versions (updatedAt, _id) already processed in the grace window, sorted and unique (a
+  // vector: 24 bytes a version against a set's ~70, and a bulk-written batch can put all of its
+  // MAX_BATCH_DOCS versions in the window). After a restart it is what the sidecar kept, or
   // empty, so the window is treated as new (harmless).
-  std::set<Cursor> seen_versions_;
+  std::vector<Cursor> seen_versions_;
   std::optional<bool> has_ttl_;
   // The users of the day's recompute pass, listed once per day (sorted).
   std::vector<ObjectId> recompute_list_;
