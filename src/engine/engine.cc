@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <limits>
 #include <map>
 #include <thread>
@@ -129,6 +130,13 @@ PassState ParsePass(const std::string& text) {
   return p;
 }
 
+// A monotonic clock in microseconds, for the batch's phases (BatchReport::Phases).
+int64_t MonotonicUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // The processed versions of the grace window, as the sidecar keeps them: [[updatedAt ms, "id"],
 // ...]. More than kMaxPersistedVersions are not kept ("": after a restart they all count as new,
 // which is harmless, only slower). Anything unreadable is an empty set, for the same reason.
@@ -201,6 +209,7 @@ Status Engine::ComputeAndWrite(
   static const std::vector<DayRecord> kNoHistory;
   static const std::vector<ExistingAnalytics> kNoExisting;
   static const Goals kDefaultGoals = DefaultGoals();
+  const int64_t compute_start = MonotonicUs();
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < users.size();) {
@@ -230,6 +239,13 @@ Status Engine::ComputeAndWrite(
   std::vector<AnalyticsWrite> writes;
   for (UserPlan& p : plans)
     for (AnalyticsWrite& w : p.writes) writes.push_back(std::move(w));
+  const int64_t write_start = MonotonicUs();
+  work->compute_us += write_start - compute_start;
+  struct WriteTime {  // every return below counts the writes' time
+    int64_t start;
+    int64_t* into;
+    ~WriteTime() { *into += MonotonicUs() - start; }
+  } write_time{write_start, &work->write_us};
   WriteCounts counts;
   Failpoint("before-write");
   Status st = store_.Write(writes, &counts);
@@ -295,6 +311,7 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   const Day today = DayOf(now);
   const Day from = today - options_.analytics.history_days + 1;
 
+  const int64_t read_start = MonotonicUs();
   std::unordered_map<ObjectId, Goals, ObjectIdHash> goals;
   std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash> history;
   std::vector<ExistingAnalytics> existing;
@@ -304,6 +321,7 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   if (Status st = store_.ReadAnalytics(users, &existing); !st.ok()) return st;
   std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash> existing_by_user;
   for (const ExistingAnalytics& e : existing) existing_by_user[e.user].push_back(e);
+  work->read_us += MonotonicUs() - read_start;
 
   WriteStamp stamp;
   stamp.calculated_at = now;
@@ -351,6 +369,9 @@ void Engine::Accumulate(const UserWork& w, UserWork* into) {
   into->deleted += w.deleted;
   into->unchanged += w.unchanged;
   into->dead_letters += w.dead_letters;
+  into->read_us += w.read_us;
+  into->compute_us += w.compute_us;
+  into->write_us += w.write_us;
 }
 
 Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
@@ -406,6 +427,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
       state.watermark ? std::optional<Instant>(*state.watermark - options_.late_data_grace_ms)
                       : std::nullopt;
   auto read_changed = [&](ChangedVersion&& v) { keep(changed, std::move(v)); };
+  const int64_t poll_start = MonotonicUs();
   if (window_from && *window_from < start_cursor.updated_at) {
     Status st = store_.ReadWindowAndChanges(
         *window_from, start_cursor, options_.max_batch_docs, options_.analytics,
@@ -421,6 +443,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
              !st.ok()) {
     return fail(st);
   }
+  report.phases.poll_us = MonotonicUs() - poll_start;
   report.records_processed = static_cast<int64_t>(changed.size() + late.size());
 
   // 2. Dead letters and the affected users.
@@ -481,17 +504,20 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
         has_ttl_ = *ttl;
       }
       if (!*has_ttl_) {
+        const int64_t t0 = MonotonicUs();
         auto n = store_.DeleteExpired(now);
+        report.phases.write_us += MonotonicUs() - t0;
         if (!n.ok()) return fail(n.status());
       }
     }
     // The pass's users, listed once per pass (a new pass lists again: users come and go).
     if (recompute_list_started_ != pass.started) {
       recompute_list_.clear();
-      if (Status st = store_.ListUsers(today - options_.analytics.history_days + 1, today,
-                                       &recompute_list_);
-          !st.ok())
-        return fail(st);
+      const int64_t t0 = MonotonicUs();
+      Status st =
+          store_.ListUsers(today - options_.analytics.history_days + 1, today, &recompute_list_);
+      report.phases.read_us += MonotonicUs() - t0;
+      if (!st.ok()) return fail(st);
       recompute_list_started_ = pass.started;
     }
     auto begin = pass.after
@@ -514,7 +540,11 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const size_t n = std::min(options_.users_per_chunk, users.size() - i);
     const std::span<const ObjectId> chunk(users.data() + i, n);
     UserWork w;
-    if (Status st = ProcessChunk(chunk, now, report.batch_id, &w); !st.ok()) return fail(st);
+    Status chunk_status = ProcessChunk(chunk, now, report.batch_id, &w);
+    report.phases.read_us += w.read_us;
+    report.phases.compute_us += w.compute_us;
+    report.phases.write_us += w.write_us;
+    if (!chunk_status.ok()) return fail(chunk_status);
     Accumulate(w, &work);
     if (slice.empty()) continue;
     // Recompute users of this chunk.
@@ -530,7 +560,10 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
       ProgressUpdate update;
       update.last_recompute_day = last_recompute_day;
       update.recompute_progress = FormatPass(at);
-      if (Status st = checkpoint_.SaveProgress(update); !st.ok()) return fail(st);
+      const int64_t t0 = MonotonicUs();
+      Status st = checkpoint_.SaveProgress(update);
+      report.phases.commit_us += MonotonicUs() - t0;
+      if (!st.ok()) return fail(st);
     }
   }
   if (pass_active) {
@@ -576,7 +609,9 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
   commit.grace_window = FormatGraceWindow(seen);
   Failpoint("before-commit");
+  const int64_t commit_start = MonotonicUs();
   auto outcome = checkpoint_.Commit(commit);
+  report.phases.commit_us += MonotonicUs() - commit_start;
   if (!outcome.ok()) return fail(outcome.status());
   if (listener_) listener_->OnBatchCommitted(report.batch_id);
   seen_versions_ = std::move(seen);

@@ -28,6 +28,15 @@ struct BatchReport {
   // Users affected by a full batch of a backlog and left to the scheduled pass (RunBatch).
   int64_t deferred_users = 0;
   int64_t dead_letters = 0;
+  // Where the batch's wall time went, in microseconds (the rest: dead letters, the lock, the
+  // engine's own bookkeeping).
+  struct Phases {
+    int64_t poll_us = 0;     // the changed documents and the grace re-read (one query)
+    int64_t read_us = 0;     // the recompute's user list; each chunk's goals, histories, analytics
+    int64_t compute_us = 0;  // the analytics and the planned writes (WORKER_THREADS)
+    int64_t write_us = 0;    // analytics writes; the expired-document sweep where there is no TTL
+    int64_t commit_us = 0;   // the checkpoint commit and the recompute's progress saves
+  } phases;
   std::string watermark_from;  // ISO-8601 or "" (none)
   std::string watermark_to;
   bool more_pending = false;  // the read hit MAX_BATCH_DOCS or the daily recompute is unfinished

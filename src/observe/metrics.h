@@ -34,6 +34,8 @@ struct MetricsSnapshot {
   int64_t analytics_updated = 0;
   int64_t analytics_deleted = 0;
   int64_t analytics_unchanged = 0;
+  // Seconds spent per batch phase (BatchReport::Phases): poll, read, compute, write, commit.
+  std::map<std::string, double> phase_seconds;
   std::map<std::string, int64_t> dead_letters_by_reason;
   std::map<std::string, int64_t> events_by_result;
   // Cumulative counts per bucket of kBatchDurationBuckets, then +Inf (== duration_count).

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -171,6 +172,45 @@ TEST_F(EngineTest, OnceLeavesExactlyWhatComputeProducesFromAnExport) {
   // A second run over unchanged data writes nothing.
   RunResult again = Once(kT + 1000);
   EXPECT_NE(again.out.find(" 0 written"), std::string::npos) << again.out;
+}
+
+// The batch log's lines, oldest first (files are per UTC day of the wall clock).
+std::vector<json> BatchLogLines(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("batch_logs_", 0) == 0) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<json> out;
+  for (const auto& f : files) {
+    std::istringstream in(ReadFile(f));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+TEST_F(EngineTest, TheBatchLogSaysWhereTheBatchTimeWent) {
+  Seed(30, 40);
+  Once(kT);
+  Once(kT + 1000);  // nothing new: only the poll and the commit
+  const auto lines = BatchLogLines(dir_.path() + "/logs");
+  ASSERT_EQ(lines.size(), 2u);
+  const json& busy = lines[0];
+  ASSERT_GT(busy["analytics_written"].get<int64_t>(), 0) << busy;
+  double sum = 0;
+  for (const char* phase : {"poll", "read", "compute", "write", "commit"}) {
+    ASSERT_TRUE(busy["phase_ms"].contains(phase)) << busy;
+    EXPECT_GT(busy["phase_ms"][phase].get<double>(), 0) << phase << " in " << busy;
+    sum += busy["phase_ms"][phase].get<double>();
+  }
+  // The phases are parts of the batch (whole milliseconds there; 1 ms of rounding).
+  EXPECT_LE(sum, busy["processing_time_ms"].get<double>() + 1) << busy;
+  const json& quiet = lines[1];
+  EXPECT_EQ(quiet["users_recomputed"], 0) << quiet;
+  EXPECT_GT(quiet["phase_ms"]["poll"].get<double>(), 0) << quiet;
+  EXPECT_GT(quiet["phase_ms"]["commit"].get<double>(), 0) << quiet;
+  for (const char* phase : {"read", "compute", "write"})
+    EXPECT_EQ(quiet["phase_ms"][phase].get<double>(), 0) << phase << " in " << quiet;
 }
 
 TEST_F(EngineTest, TiesOnOneUpdatedAtSplitAcrossTheBatchCutAllArrive) {

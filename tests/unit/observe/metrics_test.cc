@@ -118,6 +118,31 @@ TEST(MetricsRegistry, HistogramBucketsAreCumulativeAndEndAtTheCount) {
               (5 + 10 + 11 + 400 + 999 + 1000 + 7'000 + 500'000) / 1000.0, 1e-9);
 }
 
+TEST(MetricsRegistry, PhaseSecondsAddUpAcrossBatches) {
+  MetricsRegistry m("v", 60, kT0);
+  EXPECT_EQ(Parse(m.Render(kT0)).Value("health_analytics_batch_phase_seconds_total",
+                                       {{"phase", "read"}}),
+            0)
+      << "every phase has a sample from the start";
+  BatchReport a = Batch(1, 5'000);
+  a.phases = {.poll_us = 1'500'000, .read_us = 2'000'000, .compute_us = 250'000,
+              .write_us = 750'000, .commit_us = 4'000};
+  BatchReport b = Batch(2, 100, /*failed=*/true);  // a failed batch's time counts too
+  b.phases.poll_us = 500'000;
+  m.RecordBatch(a);
+  m.RecordBatch(b);
+  const PromText p = Parse(m.Render(kT0));
+  EXPECT_EQ(p.families.at("health_analytics_batch_phase_seconds_total").type, "counter");
+  EXPECT_DOUBLE_EQ(*p.Value("health_analytics_batch_phase_seconds_total", {{"phase", "poll"}}), 2);
+  EXPECT_DOUBLE_EQ(*p.Value("health_analytics_batch_phase_seconds_total", {{"phase", "read"}}), 2);
+  EXPECT_DOUBLE_EQ(*p.Value("health_analytics_batch_phase_seconds_total", {{"phase", "compute"}}),
+                   0.25);
+  EXPECT_DOUBLE_EQ(*p.Value("health_analytics_batch_phase_seconds_total", {{"phase", "write"}}),
+                   0.75);
+  EXPECT_DOUBLE_EQ(*p.Value("health_analytics_batch_phase_seconds_total", {{"phase", "commit"}}),
+                   0.004);
+}
+
 TEST(MetricsRegistry, TextfileKeepsTheOldJobsNames) {
   MetricsRegistry m("v", 60, kT0);
   m.RecordBatch(Batch(1, 2'500));
