@@ -127,6 +127,11 @@ void AppendOidArray(bson_t* parent, const char* key, const std::vector<Oid>& ids
   bson_append_array_end(parent, &arr);
 }
 
+// The reply sizes src/store/store.cc asks for (kVersionsPerReply, kAnalyticsPerReply).
+constexpr int32_t kVersionsPerReply = 10'000;
+constexpr int32_t kAnalyticsPerReply = 1'000;
+void AppendBatchSize(bson_t* opts, int32_t n) { bson_append_int32(opts, "batchSize", -1, n); }
+
 void AppendVersionProjection(bson_t* opts) {
   bson_t proj;
   bson_append_document_begin(opts, "projection", -1, &proj);
@@ -461,6 +466,7 @@ int main(int argc, char** argv) {
       bson_append_document_end(&filter, &gt);
       AppendVersionProjection(&opts);
       AppendSortByCursor(&opts);
+      AppendBatchSize(&opts, kVersionsPerReply);
       Find(source, &filter, &opts, "poll with the grace re-read", [&](const bson_t* doc) {
         Cursor c;
         Oid u;
@@ -484,6 +490,8 @@ int main(int argc, char** argv) {
       AppendVersionProjection(&opts);
       AppendSortByCursor(&opts);
       bson_append_int64(&opts, "limit", -1, o.max_batch_docs);
+      AppendBatchSize(&opts, std::min<int32_t>(kVersionsPerReply,
+                                               std::max<int32_t>(o.max_batch_docs, 1)));
       Find(source, &filter, &opts, "poll", [&](const bson_t* doc) {
         Cursor c;
         Oid u;
@@ -533,6 +541,7 @@ int main(int argc, char** argv) {
       bson_append_int32(&proj, "userId", -1, 1);
       bson_append_int32(&proj, "_id", -1, 0);
       bson_append_document_end(&opts, &proj);
+      AppendBatchSize(&opts, kVersionsPerReply);
       auto collect = [&](const bson_t* doc) {
         Oid u;
         if (UserOf(doc, &u)) listed.push_back(u);
@@ -587,6 +596,7 @@ int main(int argc, char** argv) {
         bson_append_date_time(&date, "$lt", -1, to_excl);
         bson_append_document_end(&filter, &date);
         AppendVersionProjection(&opts);
+        AppendBatchSize(&opts, kVersionsPerReply);
         Find(source, &filter, &opts, "history", [&](const bson_t*) { ++s.history_docs; });
         bson_destroy(&filter);
         bson_destroy(&opts);
@@ -600,7 +610,9 @@ int main(int argc, char** argv) {
         bson_append_document_begin(&filter, "userId", -1, &uid);
         AppendOidArray(&uid, "$in", users, i, end);
         bson_append_document_end(&filter, &uid);
-        Find(analytics, &filter, nullptr, "existing analytics", [&](const bson_t* doc) {
+        bson_t opts = BSON_INITIALIZER;
+        AppendBatchSize(&opts, kAnalyticsPerReply);
+        Find(analytics, &filter, &opts, "existing analytics", [&](const bson_t* doc) {
           ++s.analytics_docs;
           Oid u;
           if (UserOf(doc, &u)) with_docs.insert(u);
@@ -608,6 +620,7 @@ int main(int argc, char** argv) {
             existing.push_back({bson_copy(doc)});
         });
         bson_destroy(&filter);
+        bson_destroy(&opts);
       }
       s.analytics_read += Since(t);
 
