@@ -465,7 +465,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   const bool full = static_cast<int>(changed.size()) >= options_.max_batch_docs;
   std::optional<Day> last_recompute_day = state.last_recompute_day;
   PassState pass = ParsePass(state.recompute_progress);
-  std::vector<ObjectId> slice;
+  std::span<const ObjectId> slice;  // of recompute_list_, which the batch does not change
   bool pass_active = false;
   bool pass_done = true;
   {
@@ -526,12 +526,42 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const size_t left = static_cast<size_t>(recompute_list_.end() - begin);
     const size_t take =
         finish_recompute ? left : std::min(left, options_.recompute_users_per_batch);
-    slice.assign(begin, begin + static_cast<std::ptrdiff_t>(take));
+    slice = std::span<const ObjectId>(
+        recompute_list_.data() + (begin - recompute_list_.begin()), take);
     pass_done = take == left;
   }
   std::vector<ObjectId> users;
   std::set_union(slice.begin(), slice.end(), affected.begin(), affected.end(),
                  std::back_inserter(users));
+
+  // What the commit needs from the poll: the next cursor, and the versions the next grace
+  // window can hold (the next window starts at the new watermark minus the grace): the kept ones
+  // after the horizon, then this batch's (a backlog's batch read 100,000 older ones).
+  // seen_versions_ changes only once committed. Worked out now, so that the batch's versions
+  // (up to MAX_BATCH_DOCS) are not held while the chunks are computed.
+  const Cursor next_cursor = changed.empty() ? start_cursor : changed.back().at;
+  const Instant horizon =
+      WatermarkFor(next_cursor.updated_at, now) - options_.late_data_grace_ms;
+  std::vector<Cursor> seen;
+  {
+    const Cursor from{horizon + 1, ObjectId::Min()};
+    const auto kept = std::lower_bound(seen_versions_.begin(), seen_versions_.end(), from);
+    size_t fresh = 0;
+    for (const auto* list : {&changed, &late})
+      for (const Polled& v : *list) fresh += v.at.updated_at > horizon ? 1 : 0;
+    seen.reserve(static_cast<size_t>(seen_versions_.end() - kept) + fresh);
+    seen.insert(seen.end(), kept, seen_versions_.end());
+    const auto middle = static_cast<std::ptrdiff_t>(seen.size());
+    for (const auto* list : {&changed, &late})
+      for (const Polled& v : *list)
+        if (v.at.updated_at > horizon) seen.push_back(v.at);
+    std::sort(seen.begin() + middle, seen.end());
+    std::inplace_merge(seen.begin(), seen.begin() + middle, seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  }
+  changed = {};
+  late = {};
+  affected = {};
 
   // 4-6. Compute and write, chunk by chunk; the recompute's progress is saved after each.
   UserWork work;
@@ -577,36 +607,14 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
   const std::string progress_text = FormatPass(pass);
 
-  // 7. Commit, with the versions of the grace window processed so far (the next batch's
-  // window starts at the new watermark minus the grace).
+  // 7. Commit, with the versions of the grace window processed so far (worked out above).
   CommitRequest commit;
   commit.watermark_seen = state.watermark_seen;
-  commit.cursor = changed.empty() ? start_cursor : changed.back().at;
+  commit.cursor = next_cursor;
   commit.batch_start = now;
   commit.next_batch_id = report.batch_id + 1;
   commit.last_recompute_day = last_recompute_day;
   commit.recompute_progress = progress_text;
-  const Instant horizon =
-      WatermarkFor(commit.cursor.updated_at, commit.batch_start) - options_.late_data_grace_ms;
-  // The versions the next window can hold: the kept ones after the horizon, then this batch's
-  // (a backlog's batch read 100,000 older ones). seen_versions_ changes only once committed.
-  std::vector<Cursor> seen;
-  {
-    const Cursor from{horizon + 1, ObjectId::Min()};
-    const auto kept = std::lower_bound(seen_versions_.begin(), seen_versions_.end(), from);
-    size_t fresh = 0;
-    for (const auto* list : {&changed, &late})
-      for (const Polled& v : *list) fresh += v.at.updated_at > horizon ? 1 : 0;
-    seen.reserve(static_cast<size_t>(seen_versions_.end() - kept) + fresh);
-    seen.insert(seen.end(), kept, seen_versions_.end());
-    const auto middle = static_cast<std::ptrdiff_t>(seen.size());
-    for (const auto* list : {&changed, &late})
-      for (const Polled& v : *list)
-        if (v.at.updated_at > horizon) seen.push_back(v.at);
-    std::sort(seen.begin() + middle, seen.end());
-    std::inplace_merge(seen.begin(), seen.begin() + middle, seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-  }
   commit.grace_window = FormatGraceWindow(seen);
   Failpoint("before-commit");
   const int64_t commit_start = MonotonicUs();
