@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <limits>
 #include <map>
 #include <thread>
@@ -416,10 +417,10 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     Cursor at;
     std::optional<ObjectId> user;
   };
-  std::vector<Polled> changed;
-  std::vector<Polled> late;
+  std::deque<Polled> changed;
+  std::deque<Polled> late;
   std::vector<ChangedVersion> flawed;
-  auto keep = [&flawed](std::vector<Polled>& into, ChangedVersion&& v) {
+  auto keep = [&flawed](std::deque<Polled>& into, ChangedVersion&& v) {
     into.push_back({Cursor{v.updated_at, v.id}, v.user});
     if (!v.decoded.issues.empty()) flawed.push_back(std::move(v));
   };
