@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -172,21 +171,6 @@ TEST_F(EngineTest, OnceLeavesExactlyWhatComputeProducesFromAnExport) {
   // A second run over unchanged data writes nothing.
   RunResult again = Once(kT + 1000);
   EXPECT_NE(again.out.find(" 0 written"), std::string::npos) << again.out;
-}
-
-// The batch log's lines, oldest first (files are per UTC day of the wall clock).
-std::vector<json> BatchLogLines(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.path().filename().string().rfind("batch_logs_", 0) == 0) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<json> out;
-  for (const auto& f : files) {
-    std::istringstream in(ReadFile(f));
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(json::parse(line));
-  }
-  return out;
 }
 
 TEST_F(EngineTest, TheBatchLogSaysWhereTheBatchTimeWent) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -166,6 +167,20 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::trunc);
   out << contents;
+}
+
+std::vector<nlohmann::json> BatchLogLines(const std::string& dir) {
+  std::vector<nlohmann::json> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().filename().string().rfind("batch_logs_", 0) != 0) continue;
+    std::ifstream in(f.path());
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a["batch_id"] < b["batch_id"];
+  });
+  return out;
 }
 
 Db::Db(const std::string& uri, std::string name) : name_(std::move(name)) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ha::testing {
 
 // A fresh temporary directory, removed with the object.
@@ -71,6 +73,10 @@ int Wait(pid_t pid);
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& contents);
+
+// The batch log's lines in a LOG_DIRECTORY (every batch_logs_<YYYYMMDD>.jsonl), in batch_id
+// order.
+std::vector<nlohmann::json> BatchLogLines(const std::string& dir);
 
 // A database on the test server, accessed directly with libmongoc.
 class Db {

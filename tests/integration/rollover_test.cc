@@ -3,8 +3,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -77,17 +75,7 @@ class RolloverTest : public ::testing::Test {
     return std::stod(doc["analytics"]["rollingAverage"]["$numberDouble"].get<std::string>());
   }
 
-  std::vector<json> BatchLog() {
-    std::vector<json> out;
-    for (const auto& f : std::filesystem::directory_iterator(dir_.path() + "/logs")) {
-      std::ifstream in(f.path());
-      std::string line;
-      while (std::getline(in, line)) out.push_back(json::parse(line));
-    }
-    std::sort(out.begin(), out.end(),
-              [](const json& a, const json& b) { return a["batch_id"] < b["batch_id"]; });
-    return out;
-  }
+  std::vector<json> BatchLog() { return BatchLogLines(dir_.path() + "/logs"); }
 
   Server server_;
   TempDir dir_;
