@@ -241,12 +241,12 @@ Status Engine::ComputeAndWrite(
   for (UserPlan& p : plans)
     for (AnalyticsWrite& w : p.writes) writes.push_back(std::move(w));
   const int64_t write_start = MonotonicUs();
-  work->compute_us += write_start - compute_start;
+  work->time.compute_us += write_start - compute_start;
   struct WriteTime {  // every return below counts the writes' time
     int64_t start;
     int64_t* into;
     ~WriteTime() { *into += MonotonicUs() - start; }
-  } write_time{write_start, &work->write_us};
+  } write_time{write_start, &work->time.write_us};
   WriteCounts counts;
   Failpoint("before-write");
   Status st = store_.Write(writes, &counts);
@@ -322,7 +322,7 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   if (Status st = store_.ReadAnalytics(users, &existing); !st.ok()) return st;
   std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash> existing_by_user;
   for (const ExistingAnalytics& e : existing) existing_by_user[e.user].push_back(e);
-  work->read_us += MonotonicUs() - read_start;
+  work->time.read_us += MonotonicUs() - read_start;
 
   WriteStamp stamp;
   stamp.calculated_at = now;
@@ -370,9 +370,7 @@ void Engine::Accumulate(const UserWork& w, UserWork* into) {
   into->deleted += w.deleted;
   into->unchanged += w.unchanged;
   into->dead_letters += w.dead_letters;
-  into->read_us += w.read_us;
-  into->compute_us += w.compute_us;
-  into->write_us += w.write_us;
+  into->time += w.time;
 }
 
 Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
@@ -572,9 +570,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const std::span<const ObjectId> chunk(users.data() + i, n);
     UserWork w;
     Status chunk_status = ProcessChunk(chunk, now, report.batch_id, &w);
-    report.phases.read_us += w.read_us;
-    report.phases.compute_us += w.compute_us;
-    report.phases.write_us += w.write_us;
+    report.phases += w.time;
     if (!chunk_status.ok()) return fail(chunk_status);
     Accumulate(w, &work);
     if (slice.empty()) continue;

@@ -48,10 +48,7 @@ struct UserWork {
   int64_t deleted = 0;
   int64_t unchanged = 0;
   int64_t dead_letters = 0;
-  // Wall time by phase, in microseconds (BatchReport::Phases).
-  int64_t read_us = 0;
-  int64_t compute_us = 0;
-  int64_t write_us = 0;
+  BatchReport::Phases time;  // read, compute and write (poll and commit are the batch's)
 };
 
 // One analytics document a batch inserted or updated (deletions raise no event).

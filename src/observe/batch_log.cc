@@ -27,12 +27,8 @@ std::string BatchReportJson(const BatchReport& r) {
   j["deferred_users"] = r.deferred_users;
   j["dead_letters"] = r.dead_letters;
   // Milliseconds with microsecond precision.
-  auto ms = [](int64_t us) { return static_cast<double>(us) / 1000.0; };
-  j["phase_ms"] = {{"poll", ms(r.phases.poll_us)},
-                   {"read", ms(r.phases.read_us)},
-                   {"compute", ms(r.phases.compute_us)},
-                   {"write", ms(r.phases.write_us)},
-                   {"commit", ms(r.phases.commit_us)}};
+  auto& phase_ms = j["phase_ms"] = nlohmann::ordered_json::object();
+  for (const auto& [name, us] : r.phases.Named()) phase_ms[name] = static_cast<double>(us) / 1000.0;
   j["watermark_from"] = r.watermark_from.empty() ? nlohmann::ordered_json(nullptr)
                                                  : nlohmann::ordered_json(r.watermark_from);
   j["watermark_to"] = r.watermark_to.empty() ? nlohmann::ordered_json(nullptr)

@@ -1,8 +1,10 @@
 // The batch log: LOG_DIRECTORY/batch_logs_<YYYYMMDD>.jsonl, one JSON object per batch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -36,6 +38,23 @@ struct BatchReport {
     int64_t compute_us = 0;  // the analytics and the planned writes (WORKER_THREADS)
     int64_t write_us = 0;    // analytics writes; the expired-document sweep where there is no TTL
     int64_t commit_us = 0;   // the checkpoint commit and the recompute's progress saves
+
+    // (name, microseconds), in the order the batch log and /metrics list them.
+    std::array<std::pair<const char*, int64_t>, 5> Named() const {
+      return {{{"poll", poll_us},
+               {"read", read_us},
+               {"compute", compute_us},
+               {"write", write_us},
+               {"commit", commit_us}}};
+    }
+    Phases& operator+=(const Phases& o) {
+      poll_us += o.poll_us;
+      read_us += o.read_us;
+      compute_us += o.compute_us;
+      write_us += o.write_us;
+      commit_us += o.commit_us;
+      return *this;
+    }
   } phases;
   std::string watermark_from;  // ISO-8601 or "" (none)
   std::string watermark_to;

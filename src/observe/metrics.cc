@@ -94,11 +94,8 @@ void MetricsRegistry::RecordBatch(const BatchReport& r) {
   m_.analytics_updated += r.analytics_updated;
   m_.analytics_deleted += r.analytics_deleted;
   m_.analytics_unchanged += r.analytics_unchanged;
-  m_.phase_seconds["poll"] += static_cast<double>(r.phases.poll_us) / 1e6;
-  m_.phase_seconds["read"] += static_cast<double>(r.phases.read_us) / 1e6;
-  m_.phase_seconds["compute"] += static_cast<double>(r.phases.compute_us) / 1e6;
-  m_.phase_seconds["write"] += static_cast<double>(r.phases.write_us) / 1e6;
-  m_.phase_seconds["commit"] += static_cast<double>(r.phases.commit_us) / 1e6;
+  for (const auto& [name, us] : r.phases.Named())
+    m_.phase_seconds[name] += static_cast<double>(us) / 1e6;
   for (size_t i = 0; i < kBatchDurationBuckets.size(); ++i)
     if (seconds <= kBatchDurationBuckets[i]) ++m_.duration_buckets[i];
   ++m_.duration_buckets.back();
@@ -186,7 +183,8 @@ std::string MetricsRegistry::Render(Instant now, Names names) const {
            "Wall-clock seconds batches spent per phase: poll (the changed documents), read "
            "(user lists, goals, histories, existing analytics), compute, write (analytics), "
            "commit (the checkpoint).");
-  for (const char* phase : {"poll", "read", "compute", "write", "commit"}) {
+  for (const auto& named : BatchReport::Phases{}.Named()) {
+    const char* phase = named.first;
     auto it = m.phase_seconds.find(phase);
     x.Sample("health_analytics_batch_phase_seconds_total", Label("phase", phase),
              Number(it == m.phase_seconds.end() ? 0.0 : it->second));
