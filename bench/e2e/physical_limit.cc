@@ -84,10 +84,11 @@ struct Doc {
 };
 
 struct Stats {
-  double ping = 0, index_check = 0, poll = 0, list_users = 0, ttl = 0, goals = 0,
-         history = 0, analytics_read = 0, write = 0;
-  int64_t batches = 0, deferred_batches = 0, polled = 0, grace_docs = 0, listed = 0, users_processed = 0,
-          history_docs = 0, analytics_docs = 0, inserted = 0, updated = 0, chunks = 0;
+  double ping = 0, index_check = 0, poll = 0, list_users = 0, ttl = 0, goals = 0, history = 0,
+         analytics_read = 0, write = 0;
+  int64_t batches = 0, deferred_batches = 0, polled = 0, grace_docs = 0, listed = 0,
+          users_processed = 0, history_docs = 0, analytics_docs = 0, inserted = 0, updated = 0,
+          chunks = 0;
 };
 
 [[noreturn]] void Die(const char* what, const bson_error_t& e) {
@@ -198,8 +199,7 @@ bool VersionOf(const bson_t* doc, Cursor* c, Oid* user, bool* has_user) {
   bson_iter_t it;
   if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) return false;
   c->id = OidOf(bson_iter_oid(&it));
-  if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
-    return false;
+  if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) return false;
   c->t = bson_iter_date_time(&it);
   *has_user = bson_iter_init_find(&it, doc, "userId") && BSON_ITER_HOLDS_OID(&it);
   if (*has_user) *user = OidOf(bson_iter_oid(&it));
@@ -252,27 +252,48 @@ Options Parse(int argc, char** argv) {
       if (i + 1 >= argc) Usage();
       return argv[++i];
     };
-    if (a == "--uri") o.uri = val();
-    else if (a == "--db") o.db = val();
-    else if (a == "--source") o.source = val();
-    else if (a == "--users") o.users = val();
-    else if (a == "--analytics") o.analytics = val();
-    else if (a == "--after-ms") o.after_ms = std::atoll(val());
-    else if (a == "--after-id") o.after_id = ParseOid(val());
-    else if (a == "--watermark-ms") o.watermark_ms = std::atoll(val());
-    else if (a == "--now-ms") o.now_ms = std::atoll(val());
-    else if (a == "--grace-ms") o.grace_ms = std::atoll(val());
-    else if (a == "--max-batch-docs") o.max_batch_docs = std::atoi(val());
-    else if (a == "--users-per-chunk") o.users_per_chunk = std::strtoul(val(), nullptr, 10);
-    else if (a == "--history-days") o.history_days = std::atoi(val());
-    else if (a == "--full-recompute") o.full_recompute = true;
-    else if (a == "--max-batches") o.max_batches = std::atoi(val());
-    else if (a == "--template") o.template_file = val();
-    else if (a == "--export") o.export_file = val();
-    else if (a == "--updates") o.updates = std::atoll(val());
-    else if (a == "--grace-not-new") o.grace_not_new = true;
-    else if (a == "--touch") o.touch = std::atoll(val());
-    else Usage();
+    if (a == "--uri")
+      o.uri = val();
+    else if (a == "--db")
+      o.db = val();
+    else if (a == "--source")
+      o.source = val();
+    else if (a == "--users")
+      o.users = val();
+    else if (a == "--analytics")
+      o.analytics = val();
+    else if (a == "--after-ms")
+      o.after_ms = std::atoll(val());
+    else if (a == "--after-id")
+      o.after_id = ParseOid(val());
+    else if (a == "--watermark-ms")
+      o.watermark_ms = std::atoll(val());
+    else if (a == "--now-ms")
+      o.now_ms = std::atoll(val());
+    else if (a == "--grace-ms")
+      o.grace_ms = std::atoll(val());
+    else if (a == "--max-batch-docs")
+      o.max_batch_docs = std::atoi(val());
+    else if (a == "--users-per-chunk")
+      o.users_per_chunk = std::strtoul(val(), nullptr, 10);
+    else if (a == "--history-days")
+      o.history_days = std::atoi(val());
+    else if (a == "--full-recompute")
+      o.full_recompute = true;
+    else if (a == "--max-batches")
+      o.max_batches = std::atoi(val());
+    else if (a == "--template")
+      o.template_file = val();
+    else if (a == "--export")
+      o.export_file = val();
+    else if (a == "--updates")
+      o.updates = std::atoll(val());
+    else if (a == "--grace-not-new")
+      o.grace_not_new = true;
+    else if (a == "--touch")
+      o.touch = std::atoll(val());
+    else
+      Usage();
   }
   if (o.uri.empty() || o.db.empty()) Usage();
   if (o.export_file.empty() && o.touch == 0 && o.now_ms == 0) Usage();
@@ -395,8 +416,10 @@ int main(int argc, char** argv) {
   mongoc_client_t* client = mongoc_client_new_from_uri_with_error(uri, &error);
   if (!client) Die("client", error);
   mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
-  mongoc_collection_t* source = mongoc_client_get_collection(client, o.db.c_str(), o.source.c_str());
-  mongoc_collection_t* users_coll = mongoc_client_get_collection(client, o.db.c_str(), o.users.c_str());
+  mongoc_collection_t* source =
+      mongoc_client_get_collection(client, o.db.c_str(), o.source.c_str());
+  mongoc_collection_t* users_coll =
+      mongoc_client_get_collection(client, o.db.c_str(), o.users.c_str());
   mongoc_collection_t* analytics =
       mongoc_client_get_collection(client, o.db.c_str(), o.analytics.c_str());
   if (!o.export_file.empty()) return Export(analytics, o.export_file);
@@ -490,8 +513,8 @@ int main(int argc, char** argv) {
       AppendVersionProjection(&opts);
       AppendSortByCursor(&opts);
       bson_append_int64(&opts, "limit", -1, o.max_batch_docs);
-      AppendBatchSize(&opts, std::min<int32_t>(kVersionsPerReply,
-                                               std::max<int32_t>(o.max_batch_docs, 1)));
+      AppendBatchSize(&opts,
+                      std::min<int32_t>(kVersionsPerReply, std::max<int32_t>(o.max_batch_docs, 1)));
       Find(source, &filter, &opts, "poll", [&](const bson_t* doc) {
         Cursor c;
         Oid u;
@@ -513,8 +536,8 @@ int main(int argc, char** argv) {
     // that affects at least a chunk of users leaves them to it, and it waits for the first batch
     // that is not full (Engine::RunBatch).
     std::vector<Oid> users;
-    const bool defer = pass_pending && polled >= o.max_batch_docs &&
-                       affected.size() >= o.users_per_chunk;
+    const bool defer =
+        pass_pending && polled >= o.max_batch_docs && affected.size() >= o.users_per_chunk;
     if (defer) {
       ++s.deferred_batches;
     } else if (pass_pending) {
@@ -693,10 +716,9 @@ int main(int argc, char** argv) {
 
     // Commit (in the engine: two small files written atomically): the cursor and the watermark.
     if (polled > 0) cursor = last;
-    const int64_t batch_clock_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const int64_t batch_clock_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
     watermark = std::min(cursor.t, batch_clock_ms);
     if (polled < o.max_batch_docs) break;
   }
@@ -708,19 +730,20 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"total_s\": %.3f, \"user_cpu_s\": %.3f, \"sys_cpu_s\": %.3f, \"batches\": %lld, "
-      "\"deferred_batches\": %lld, \"chunks\": %lld, \"polled\": %lld, \"grace_docs\": %lld, \"listed_users\": %lld, "
+      "\"deferred_batches\": %lld, \"chunks\": %lld, \"polled\": %lld, \"grace_docs\": %lld, "
+      "\"listed_users\": %lld, "
       "\"users_processed\": %lld, \"history_docs\": %lld, \"analytics_docs_read\": %lld, "
       "\"inserted\": %lld, \"updated\": %lld, \"phase_s\": {\"ping\": %.3f, \"index_check\": "
       "%.3f, \"poll\": %.3f, \"ttl\": %.3f, \"list_users\": %.3f, \"goals\": "
       "%.3f, \"history\": %.3f, \"analytics_read\": %.3f, \"write\": %.3f}}\n",
       total, secs(ru0.ru_utime, ru1.ru_utime), secs(ru0.ru_stime, ru1.ru_stime),
       static_cast<long long>(s.batches), static_cast<long long>(s.deferred_batches),
-      static_cast<long long>(s.chunks),
-      static_cast<long long>(s.polled), static_cast<long long>(s.grace_docs),
-      static_cast<long long>(s.listed), static_cast<long long>(s.users_processed),
-      static_cast<long long>(s.history_docs), static_cast<long long>(s.analytics_docs),
-      static_cast<long long>(s.inserted), static_cast<long long>(s.updated), s.ping, s.index_check,
-      s.poll, s.ttl, s.list_users, s.goals, s.history, s.analytics_read, s.write);
+      static_cast<long long>(s.chunks), static_cast<long long>(s.polled),
+      static_cast<long long>(s.grace_docs), static_cast<long long>(s.listed),
+      static_cast<long long>(s.users_processed), static_cast<long long>(s.history_docs),
+      static_cast<long long>(s.analytics_docs), static_cast<long long>(s.inserted),
+      static_cast<long long>(s.updated), s.ping, s.index_check, s.poll, s.ttl, s.list_users,
+      s.goals, s.history, s.analytics_read, s.write);
   for (auto& [u, docs] : templates)
     for (const Doc& d : docs) bson_destroy(d.p);
   mongoc_write_concern_destroy(wc);

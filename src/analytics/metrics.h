@@ -24,14 +24,14 @@ inline constexpr int kMetricCount = 8;
 
 struct MetricInfo {
   Metric metric;
-  std::string_view name;       // metricType and the key under `metrics.`
-  std::string_view label;      // used in anomaly messages
-  double min_valid;            // inclusive
-  double max_valid;            // inclusive
-  bool zero_means_no_data;     // the five activity metrics
-  bool higher_is_better;       // false only for weight
-  std::string_view goal_field; // field under users.goals; empty when the metric has no goal
-  double default_goal;         // 0 when the metric has no goal
+  std::string_view name;        // metricType and the key under `metrics.`
+  std::string_view label;       // used in anomaly messages
+  double min_valid;             // inclusive
+  double max_valid;             // inclusive
+  bool zero_means_no_data;      // the five activity metrics
+  bool higher_is_better;        // false only for weight
+  std::string_view goal_field;  // field under users.goals; empty when the metric has no goal
+  double default_goal;          // 0 when the metric has no goal
 };
 
 inline constexpr std::array<MetricInfo, kMetricCount> kMetricInfo = {{

@@ -1,8 +1,8 @@
 // checkpoint show | reset (--to TS | --days N): needs no database.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/lock.h"
@@ -25,7 +25,8 @@ int RunCheckpoint(int argc, char** argv) {
   std::string to;
   int days = -1;
   auto* to_opt = reset->add_option("--to", to, "an ISO-8601 instant, e.g. 2025-11-13T00:00:00Z");
-  auto* days_opt = reset->add_option("--days", days, "N days before now")->check(CLI::NonNegativeNumber);
+  auto* days_opt =
+      reset->add_option("--days", days, "N days before now")->check(CLI::NonNegativeNumber);
   to_opt->excludes(days_opt);
   try {
     app.parse(argc, argv);
@@ -61,9 +62,10 @@ int RunCheckpoint(int argc, char** argv) {
       std::fprintf(stderr, "health-analytics: %s\n", st.message().c_str());
       return 1;
     }
-    std::printf("watermark reset to %s in %s: the next batch re-reads documents updated at or "
-                "after it\n",
-                FormatInstant(ts).c_str(), store.watermark_path().c_str());
+    std::printf(
+        "watermark reset to %s in %s: the next batch re-reads documents updated at or "
+        "after it\n",
+        FormatInstant(ts).c_str(), store.watermark_path().c_str());
     return 0;
   }
 

@@ -1,5 +1,7 @@
 #include "cli/config.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cmath>
@@ -8,8 +10,6 @@
 #include <functional>
 #include <optional>
 #include <thread>
-
-#include <fmt/format.h>
 
 namespace ha::cli {
 namespace {
@@ -134,44 +134,47 @@ const std::vector<Setting>& Settings() {
     std::vector<Setting> v;
     v.push_back(Str("MONGO_URI", false, "MongoDB connection URI (required)", &Config::mongo_uri,
                     /*secret=*/true));
-    v.push_back(
-        Str("MONGO_DB_NAME", false, "database name (required)", &Config::mongo_db_name));
+    v.push_back(Str("MONGO_DB_NAME", false, "database name (required)", &Config::mongo_db_name));
     v.push_back(Str("SOURCE_COLLECTION", false, "daily metrics collection (healthmetrics)",
                     &Config::source_collection, false, true));
     v.push_back(Str("ANALYTICS_COLLECTION", false, "output collection (analytics)",
                     &Config::analytics_collection, false, true));
     v.push_back(Str("USERS_COLLECTION", false, "users collection with goals (users)",
                     &Config::users_collection, false, true));
-    v.push_back(Num("BATCH_INTERVAL_SECONDS", false, "polling interval in seconds (60)",
-                    [](Config& c) -> double& { return c.batch_interval_seconds; }, 0, true));
+    v.push_back(Num(
+        "BATCH_INTERVAL_SECONDS", false, "polling interval in seconds (60)",
+        [](Config& c) -> double& { return c.batch_interval_seconds; }, 0, true));
     v.push_back(Str("CHECKPOINT_LOCATION", false, "checkpoint folder (./spark-checkpoints)",
                     &Config::checkpoint_location, false, true));
-    v.push_back(Int("INITIAL_LOOKBACK_DAYS", false, "first-run lookback in days (30)",
-                    [](Config& c) -> int& { return c.initial_lookback_days; }, 0, 36500));
-    v.push_back(Num("LATE_DATA_GRACE_SECONDS", false, "late-write grace in seconds (10)",
-                    [](Config& c) -> double& { return c.late_data_grace_seconds; }, 0, false));
-    v.push_back(Int("MAX_BATCH_DOCS", false, "changed documents per batch at most (100000)",
-                    [](Config& c) -> int& { return c.max_batch_docs; }, 1, 100'000'000));
-    v.push_back(Int("HISTORY_DAYS", true, "horizon in days (180)",
-                    [](Config& c) -> int& { return c.analytics.history_days; }, 1, 36500));
-    v.push_back(Int("RESULT_TTL_DAYS", true, "days until analytics documents expire (90)",
-                    [](Config& c) -> int& { return c.result_ttl_days; }, 1, 36500));
+    v.push_back(Int(
+        "INITIAL_LOOKBACK_DAYS", false, "first-run lookback in days (30)",
+        [](Config& c) -> int& { return c.initial_lookback_days; }, 0, 36500));
+    v.push_back(Num(
+        "LATE_DATA_GRACE_SECONDS", false, "late-write grace in seconds (10)",
+        [](Config& c) -> double& { return c.late_data_grace_seconds; }, 0, false));
+    v.push_back(Int(
+        "MAX_BATCH_DOCS", false, "changed documents per batch at most (100000)",
+        [](Config& c) -> int& { return c.max_batch_docs; }, 1, 100'000'000));
+    v.push_back(Int(
+        "HISTORY_DAYS", true, "horizon in days (180)",
+        [](Config& c) -> int& { return c.analytics.history_days; }, 1, 36500));
+    v.push_back(Int(
+        "RESULT_TTL_DAYS", true, "days until analytics documents expire (90)",
+        [](Config& c) -> int& { return c.result_ttl_days; }, 1, 36500));
     v.push_back(Bool("ZERO_IS_MISSING", true, "0 in activity metrics means no data (true)",
                      [](Config& c) -> bool& { return c.analytics.zero_is_missing; }));
-    v.push_back(Num("TREND_THRESHOLD_PERCENT", true, "trend threshold T in percent (5)",
-                    [](Config& c) -> double& { return c.analytics.trend_threshold_percent; }, 0,
-                    false));
-    v.push_back(Num("ANOMALY_Z_THRESHOLD", true, "anomaly z-score threshold Z (2.0)",
-                    [](Config& c) -> double& { return c.analytics.anomaly_z_threshold; }, 0,
-                    true));
-    v.push_back(Int("ANOMALY_MIN_BASELINE", true, "minimum anomaly baseline size (5)",
-                    [](Config& c) -> int& { return c.analytics.anomaly_min_baseline; }, 2, 36500));
-    v.push_back(Num("ANOMALY_MIN_DEVIATION_PERCENT", true,
-                    "minimum deviation in percent for an anomaly (5)",
-                    [](Config& c) -> double& {
-                      return c.analytics.anomaly_min_deviation_percent;
-                    },
-                    0, false));
+    v.push_back(Num(
+        "TREND_THRESHOLD_PERCENT", true, "trend threshold T in percent (5)",
+        [](Config& c) -> double& { return c.analytics.trend_threshold_percent; }, 0, false));
+    v.push_back(Num(
+        "ANOMALY_Z_THRESHOLD", true, "anomaly z-score threshold Z (2.0)",
+        [](Config& c) -> double& { return c.analytics.anomaly_z_threshold; }, 0, true));
+    v.push_back(Int(
+        "ANOMALY_MIN_BASELINE", true, "minimum anomaly baseline size (5)",
+        [](Config& c) -> int& { return c.analytics.anomaly_min_baseline; }, 2, 36500));
+    v.push_back(Num(
+        "ANOMALY_MIN_DEVIATION_PERCENT", true, "minimum deviation in percent for an anomaly (5)",
+        [](Config& c) -> double& { return c.analytics.anomaly_min_deviation_percent; }, 0, false));
     v.push_back(Str("BACKEND_API_URL", false, "backend base URL for events (unset)",
                     &Config::backend_api_url));
     v.push_back(Str("SERVICE_TOKEN", false, "bearer token for events (unset)",
@@ -184,26 +187,31 @@ const std::vector<Setting>& Settings() {
                     false, true));
     v.push_back(Str("HEALTH_CHECK_HOST", false, "HTTP bind address (127.0.0.1)",
                     &Config::health_check_host, false, true));
-    v.push_back(Int("HEALTH_CHECK_PORT", false, "HTTP port, 0 disables (5001)",
-                    [](Config& c) -> int& { return c.health_check_port; }, 0, 65535));
-    v.push_back(OneOf("LOG_LEVEL", "trace, debug, info, warn or error (info)",
-                      &Config::log_level, {"trace", "debug", "info", "warn", "error"}));
+    v.push_back(Int(
+        "HEALTH_CHECK_PORT", false, "HTTP port, 0 disables (5001)",
+        [](Config& c) -> int& { return c.health_check_port; }, 0, 65535));
+    v.push_back(OneOf("LOG_LEVEL", "trace, debug, info, warn or error (info)", &Config::log_level,
+                      {"trace", "debug", "info", "warn", "error"}));
     v.push_back(OneOf("LOG_FORMAT", "text or json (text)", &Config::log_format, {"text", "json"}));
-    v.push_back(Int("WORKER_THREADS", false, "threads computing users (number of cores)",
-                    [](Config& c) -> int& { return c.worker_threads; }, 1, 1024));
+    v.push_back(Int(
+        "WORKER_THREADS", false, "threads computing users (number of cores)",
+        [](Config& c) -> int& { return c.worker_threads; }, 1, 1024));
     v.push_back(Bool("ADAPTIVE_POLLING", false, "shorten the interval while busy (false)",
                      [](Config& c) -> bool& { return c.adaptive_polling; }));
-    v.push_back(Num("MIN_BATCH_INTERVAL_SECONDS", false, "shortest adaptive interval (1)",
-                    [](Config& c) -> double& { return c.min_batch_interval_seconds; }, 0, true));
-    v.push_back(Num("RECONCILE_INTERVAL_HOURS", false,
-                    "full recompute every N hours besides the daily one, 0 disables (24)",
-                    [](Config& c) -> double& { return c.reconcile_interval_hours; }, 0, false));
-    v.push_back(Int("USERS_PER_CHUNK", false, "users read, computed and written together (1000)",
-                    [](Config& c) -> int& { return c.users_per_chunk; }, 1, 1'000'000));
-    v.push_back(Int("RECOMPUTE_USERS_PER_BATCH", false,
-                    "users of a full recompute pass per batch of `run` (5000)",
-                    [](Config& c) -> int& { return c.recompute_users_per_batch; }, 1,
-                    100'000'000));
+    v.push_back(Num(
+        "MIN_BATCH_INTERVAL_SECONDS", false, "shortest adaptive interval (1)",
+        [](Config& c) -> double& { return c.min_batch_interval_seconds; }, 0, true));
+    v.push_back(Num(
+        "RECONCILE_INTERVAL_HOURS", false,
+        "full recompute every N hours besides the daily one, 0 disables (24)",
+        [](Config& c) -> double& { return c.reconcile_interval_hours; }, 0, false));
+    v.push_back(Int(
+        "USERS_PER_CHUNK", false, "users read, computed and written together (1000)",
+        [](Config& c) -> int& { return c.users_per_chunk; }, 1, 1'000'000));
+    v.push_back(Int(
+        "RECOMPUTE_USERS_PER_BATCH", false,
+        "users of a full recompute pass per batch of `run` (5000)",
+        [](Config& c) -> int& { return c.recompute_users_per_batch; }, 1, 100'000'000));
     return v;
   }();
   return kSettings;
@@ -308,7 +316,8 @@ std::string RedactUri(const std::string& uri) {
     const size_t at = out.rfind('@', authority_end);
     if (at != std::string::npos && at >= start) {
       const size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out = out.substr(0, colon + 1) + "***" + out.substr(at);
+      if (colon != std::string::npos && colon < at)
+        out = out.substr(0, colon + 1) + "***" + out.substr(at);
     }
   }
   for (size_t pos = 0; (pos = out.find("assword=", pos)) != std::string::npos;) {

@@ -17,33 +17,33 @@ namespace ha::cli {
 
 // Every knob, with its default next to it.
 struct Config {
-  std::string mongo_uri;                           // MONGO_URI, required by database commands
-  std::string mongo_db_name;                       // MONGO_DB_NAME, required by database commands
-  std::string source_collection = "healthmetrics"; // SOURCE_COLLECTION
-  std::string analytics_collection = "analytics";  // ANALYTICS_COLLECTION
-  std::string users_collection = "users";          // USERS_COLLECTION
-  double batch_interval_seconds = 60;              // BATCH_INTERVAL_SECONDS, > 0
+  std::string mongo_uri;                            // MONGO_URI, required by database commands
+  std::string mongo_db_name;                        // MONGO_DB_NAME, required by database commands
+  std::string source_collection = "healthmetrics";  // SOURCE_COLLECTION
+  std::string analytics_collection = "analytics";   // ANALYTICS_COLLECTION
+  std::string users_collection = "users";           // USERS_COLLECTION
+  double batch_interval_seconds = 60;               // BATCH_INTERVAL_SECONDS, > 0
   std::string checkpoint_location = "./spark-checkpoints";  // CHECKPOINT_LOCATION
-  int initial_lookback_days = 30;                  // INITIAL_LOOKBACK_DAYS, >= 0
-  double late_data_grace_seconds = 10;             // LATE_DATA_GRACE_SECONDS, >= 0
-  int max_batch_docs = 100000;                     // MAX_BATCH_DOCS, >= 1
-  int result_ttl_days = 90;                        // RESULT_TTL_DAYS, >= 1
-  AnalyticsOptions analytics;                      // HISTORY_DAYS, ZERO_IS_MISSING, thresholds
-  std::string backend_api_url;                     // BACKEND_API_URL (events only when both set)
-  std::string service_token;                       // SERVICE_TOKEN (secret)
-  std::string log_directory = "./logs";            // LOG_DIRECTORY
-  std::string metrics_directory = "./metrics";     // METRICS_DIRECTORY
-  std::string dlq_directory = "./dlq";             // DLQ_DIRECTORY
-  std::string health_check_host = "127.0.0.1";     // HEALTH_CHECK_HOST
-  int health_check_port = 5001;                    // HEALTH_CHECK_PORT, 0 disables
-  std::string log_level = "info";                  // LOG_LEVEL: trace|debug|info|warn|error
-  std::string log_format = "text";                 // LOG_FORMAT: text|json
-  int worker_threads = 0;                          // WORKER_THREADS, 0 = number of cores
-  bool adaptive_polling = false;                   // ADAPTIVE_POLLING
-  double min_batch_interval_seconds = 1;           // MIN_BATCH_INTERVAL_SECONDS, > 0
-  double reconcile_interval_hours = 24;            // RECONCILE_INTERVAL_HOURS, 0 disables
-  int users_per_chunk = 1000;                      // USERS_PER_CHUNK: users read/computed/written together
-  int recompute_users_per_batch = 5000;            // RECOMPUTE_USERS_PER_BATCH: `run`'s slice of a full pass
+  int initial_lookback_days = 30;                           // INITIAL_LOOKBACK_DAYS, >= 0
+  double late_data_grace_seconds = 10;                      // LATE_DATA_GRACE_SECONDS, >= 0
+  int max_batch_docs = 100000;                              // MAX_BATCH_DOCS, >= 1
+  int result_ttl_days = 90;                                 // RESULT_TTL_DAYS, >= 1
+  AnalyticsOptions analytics;                   // HISTORY_DAYS, ZERO_IS_MISSING, thresholds
+  std::string backend_api_url;                  // BACKEND_API_URL (events only when both set)
+  std::string service_token;                    // SERVICE_TOKEN (secret)
+  std::string log_directory = "./logs";         // LOG_DIRECTORY
+  std::string metrics_directory = "./metrics";  // METRICS_DIRECTORY
+  std::string dlq_directory = "./dlq";          // DLQ_DIRECTORY
+  std::string health_check_host = "127.0.0.1";  // HEALTH_CHECK_HOST
+  int health_check_port = 5001;                 // HEALTH_CHECK_PORT, 0 disables
+  std::string log_level = "info";               // LOG_LEVEL: trace|debug|info|warn|error
+  std::string log_format = "text";              // LOG_FORMAT: text|json
+  int worker_threads = 0;                       // WORKER_THREADS, 0 = number of cores
+  bool adaptive_polling = false;                // ADAPTIVE_POLLING
+  double min_batch_interval_seconds = 1;        // MIN_BATCH_INTERVAL_SECONDS, > 0
+  double reconcile_interval_hours = 24;         // RECONCILE_INTERVAL_HOURS, 0 disables
+  int users_per_chunk = 1000;            // USERS_PER_CHUNK: users read/computed/written together
+  int recompute_users_per_batch = 5000;  // RECOMPUTE_USERS_PER_BATCH: `run`'s slice of a full pass
 };
 
 // Which variables a command reads.

@@ -5,8 +5,10 @@
 // temporary folder. With MONGO_URI set it runs against that database (seeding only with
 // --seed-demo-data).
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +21,6 @@
 #include <map>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "checkpoint/lock.h"
 #include "cli/commands.h"
@@ -44,9 +43,9 @@ std::string FindFerretDb() {
   if (const char* p = std::getenv("HA_FERRETDB"); p && *p) return p;
   const char* home = std::getenv("HOME");
   const std::string cache =
-      std::string(std::getenv("HA_CACHE_DIR") ? std::getenv("HA_CACHE_DIR")
-                                              : std::string(home ? home : "") +
-                                                    "/.cache/health-analytics") +
+      std::string(std::getenv("HA_CACHE_DIR")
+                      ? std::getenv("HA_CACHE_DIR")
+                      : std::string(home ? home : "") + "/.cache/health-analytics") +
       "/bin/ferretdb-" + kFerretVersion;
   if (access(cache.c_str(), X_OK) == 0) return cache;
   return "";
@@ -87,8 +86,8 @@ class LocalServer {
       (void)err;
       const std::string a1 = "--handler=sqlite", a2 = "--sqlite-url=file:" + dir_ + "/data/",
                         a3 = "--state-dir=" + dir_,
-                        a4 = fmt::format("--listen-addr=127.0.0.1:{}", port),
-                        a5 = "--debug-addr=-", a6 = "--telemetry=disable", a7 = "--log-level=warn";
+                        a4 = fmt::format("--listen-addr=127.0.0.1:{}", port), a5 = "--debug-addr=-",
+                        a6 = "--telemetry=disable", a7 = "--log-level=warn";
       execl(binary.c_str(), binary.c_str(), a1.c_str(), a2.c_str(), a3.c_str(), a4.c_str(),
             a5.c_str(), a6.c_str(), a7.c_str(), static_cast<char*>(nullptr));
       _exit(127);
@@ -159,8 +158,7 @@ std::string Describe(Store& store, const ObjectId& user, std::map<ObjectId, Obje
     (*ids)[user] = id;
   }
   return fmt::format("steps 7day avg {:.0f} ({} {:+.1f}%), streak {} days, {} of 7 days logged",
-                     FieldDouble(d, "analytics.rollingAverage"),
-                     FieldString(d, "analytics.trend"),
+                     FieldDouble(d, "analytics.rollingAverage"), FieldString(d, "analytics.trend"),
                      FieldDouble(d, "analytics.trendPercentage"),
                      FieldDouble(d, "analytics.streakDays"),
                      FieldDouble(d, "analytics.statistics.dataPointsCount"));
@@ -310,8 +308,8 @@ int RunDemo(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   std::thread timer([&] {
     while (!g_demo_stop.load()) {
-      if (duration > 0 && std::chrono::steady_clock::now() - started >
-                              std::chrono::duration<double>(duration))
+      if (duration > 0 &&
+          std::chrono::steady_clock::now() - started > std::chrono::duration<double>(duration))
         g_demo_stop.store(true);
       stop.store(g_demo_stop.load());
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -328,11 +326,12 @@ int RunDemo(int argc, char** argv) {
       [&](const BatchReport& r, double next) {
         e.batch_log->Append(r);
         monitoring.OnBatch(r, next);
-        spdlog::info("batch {}: {} docs read, {} users recomputed, {} written, {} dead letters, "
-                     "watermark {}, {} ms{}",
-                     r.batch_id, r.records_processed, r.users_recomputed, r.analytics_written,
-                     r.dead_letters, r.watermark_to, r.processing_time_ms(),
-                     r.failed ? " FAILED: " + fmt::format("{}", fmt::join(r.errors, "; ")) : "");
+        spdlog::info(
+            "batch {}: {} docs read, {} users recomputed, {} written, {} dead letters, "
+            "watermark {}, {} ms{}",
+            r.batch_id, r.records_processed, r.users_recomputed, r.analytics_written,
+            r.dead_letters, r.watermark_to, r.processing_time_ms(),
+            r.failed ? " FAILED: " + fmt::format("{}", fmt::join(r.errors, "; ")) : "");
         for (const ObjectId& u : tracked)
           spdlog::info("    user {}: {}", u.ToHex(), Describe(*e.store, u, &analytics_ids));
       },
@@ -344,8 +343,8 @@ int RunDemo(int argc, char** argv) {
   spdlog::info(
       "demo stopped: {} batches, {} docs read, {} analytics documents written, {} dead letters, "
       "{} writes by the demo writer{}",
-      summary.batches, summary.records_processed, summary.analytics_written,
-      summary.dead_letters, writes.load(), embedded ? "; local server stopped and removed" : "");
+      summary.batches, summary.records_processed, summary.analytics_written, summary.dead_letters,
+      writes.load(), embedded ? "; local server stopped and removed" : "");
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return 2;

@@ -1,12 +1,11 @@
 // doctor: pre-flight checks, each with a verdict and, when it fails, the fix.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/checkpoint.h"
@@ -113,7 +112,8 @@ int RunDoctor(int argc, char** argv) {
              "check the user's permissions for explain");
     else if (!plan->reported)
       r.Warn(fmt::format("{}: the server's explain does not report a query plan (FerretDB "
-                         "does not)", what),
+                         "does not)",
+                         what),
              "nothing to do on FerretDB; on MongoDB this means explain was refused");
     else if (plan->uses_index)
       r.Pass(fmt::format("{} uses an index: {}", what, plan->summary));
@@ -134,9 +134,10 @@ int RunDoctor(int argc, char** argv) {
     r.Pass(fmt::format("checkpoint: watermark {}, lag {:.0f} s, next batch {}",
                        FormatInstant(*state->watermark), lag, state->next_batch_id));
     if (checkpoint.LooksLikeOldJobLocalTime())
-      r.Warn("the watermark has no time zone and no sidecar: probably the old job's file, "
-             "written in local time but read as UTC",
-             "rewrite it with an explicit Z: `health-analytics checkpoint reset --to <UTC time>`");
+      r.Warn(
+          "the watermark has no time zone and no sidecar: probably the old job's file, "
+          "written in local time but read as UTC",
+          "rewrite it with an explicit Z: `health-analytics checkpoint reset --to <UTC time>`");
   }
   auto lock = CheckpointLock::ProbeLock(c.checkpoint_location);
   if (lock.ok())

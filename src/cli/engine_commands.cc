@@ -1,11 +1,11 @@
 // run, once, indexes, recompute: the commands that talk to the database.
-#include <CLI/CLI.hpp>
-#include <csignal>
-#include <cstdio>
-
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/lock.h"
@@ -95,9 +95,10 @@ int RunEngine(int argc, char** argv) {
 
   if (once) {
     if (Status st = e.store->Ping(); !st.ok()) {
-      spdlog::error("cannot reach the database: {}; check MONGO_URI ({}) and that the server "
-                    "is up",
-                    st.message(), RedactUri(e.config.mongo_uri));
+      spdlog::error(
+          "cannot reach the database: {}; check MONGO_URI ({}) and that the server "
+          "is up",
+          st.message(), RedactUri(e.config.mongo_uri));
       return ExitFor(st);
     }
     CreateIndexesLogged(*e.store);
@@ -110,8 +111,7 @@ int RunEngine(int argc, char** argv) {
     e.batch_log->Append(*report);
     monitoring.OnBatch(*report, 0);
     LogBatch(*report, 0);
-    if (report->failed)
-      return e.engine->last_error_code() == StatusCode::kUnavailable ? 3 : 1;
+    if (report->failed) return e.engine->last_error_code() == StatusCode::kUnavailable ? 3 : 1;
     return 0;
   }
 
@@ -211,9 +211,9 @@ int RunRecompute(int argc, char** argv) {
   if (!events.ok()) return ReportSetupError(events.status());
   UserWork work;
   const Instant started = NowMillis();
-  Status st = user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now,
-                                              batch_id, &work)
-                   : e.engine->RecomputeAll(now, batch_id, &work);
+  Status st =
+      user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now, batch_id, &work)
+           : e.engine->RecomputeAll(now, batch_id, &work);
   if (*events) {
     // recompute has no checkpoint to replay from, and only acknowledged writes were announced:
     // what it changed goes out whether or not it finished.
@@ -227,8 +227,8 @@ int RunRecompute(int argc, char** argv) {
   spdlog::info(
       "recomputed {} users in {} ms: {} inserted, {} updated, {} deleted, {} unchanged, {} dead "
       "letters",
-      work.users, NowMillis() - started, work.inserted, work.updated, work.deleted,
-      work.unchanged, work.dead_letters);
+      work.users, NowMillis() - started, work.inserted, work.updated, work.deleted, work.unchanged,
+      work.dead_letters);
   return 0;
 }
 

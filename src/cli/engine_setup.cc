@@ -1,13 +1,13 @@
 #include "cli/engine_setup.h"
 
-#include <CLI/CLI.hpp>
-#include <cstdio>
-#include <mutex>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace ha::cli {
 namespace {
@@ -16,9 +16,8 @@ namespace {
 class JsonStdoutSink : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        msg.time.time_since_epoch())
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
     nlohmann::ordered_json j;
     j["time"] = FormatInstant(ms);
     j["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
@@ -44,11 +43,11 @@ void AddCommonFlags(CLI::App& app, CommonFlags* common, bool with_now) {
 void SetUpLogging(const Config& config) {
   std::shared_ptr<spdlog::logger> logger;
   if (config.log_format == "json") {
-    logger = std::make_shared<spdlog::logger>("health-analytics",
-                                              std::make_shared<JsonStdoutSink>());
+    logger =
+        std::make_shared<spdlog::logger>("health-analytics", std::make_shared<JsonStdoutSink>());
   } else {
-    logger = std::make_shared<spdlog::logger>(
-        "health-analytics", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    logger = std::make_shared<spdlog::logger>("health-analytics",
+                                              std::make_shared<spdlog::sinks::stdout_sink_mt>());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
   }
   logger->set_level(spdlog::level::from_str(config.log_level));
@@ -119,9 +118,7 @@ Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegis
   return std::move(publisher).value();
 }
 
-int UsageExit(CLI::App& app, const CLI::ParseError& error) {
-  return app.exit(error) == 0 ? 0 : 2;
-}
+int UsageExit(CLI::App& app, const CLI::ParseError& error) { return app.exit(error) == 0 ? 0 : 2; }
 
 int ReportSetupError(const Status& status) {
   std::fprintf(stderr, "health-analytics: %s\n", status.message().c_str());

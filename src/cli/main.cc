@@ -9,7 +9,8 @@
 namespace ha::cli {
 namespace {
 
-constexpr const char* kUsage = R"(health-analytics: per-user health analytics from MongoDB, in micro-batches
+constexpr const char* kUsage =
+    R"(health-analytics: per-user health analytics from MongoDB, in micro-batches
 
 usage: health-analytics [COMMAND] [OPTIONS]
 
@@ -54,8 +55,8 @@ int Main(int argc, char** argv) {
   if (cmd == "demo") return RunDemo(sub_argc, sub_argv);
   if (cmd == "doctor") return RunDoctor(sub_argc, sub_argv);
   if (!cmd.empty() && cmd.front() == '-') return RunEngine(argc, argv);  // `run` with flags
-  std::fprintf(stderr, "health-analytics: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
-               cmd.data(), kUsage);
+  std::fprintf(stderr, "health-analytics: unknown command '%.*s'\n\n%s",
+               static_cast<int>(cmd.size()), cmd.data(), kUsage);
   return 2;
 }
 

@@ -7,8 +7,8 @@
 #include "core/object_id.h"
 #include "core/status.h"
 #include "docs/bson_doc.h"
-#include "docs/synthetic.h"
 #include "docs/ferretdb_compat.h"
+#include "docs/synthetic.h"
 #include "store/store.h"
 
 namespace ha::cli {
@@ -54,6 +54,5 @@ class StoreSeedSink : public SeedSink {
   int64_t metric_count_ = 0;
   Status status_;
 };
-
 
 }  // namespace ha::cli

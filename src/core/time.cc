@@ -1,9 +1,9 @@
 #include "core/time.h"
 
-#include <chrono>
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
+#include <chrono>
 
 namespace ha {
 
@@ -11,10 +11,10 @@ std::string FormatInstant(Instant t) {
   const Day d = DayOf(t);
   const int64_t ms_of_day = t - StartOf(d);
   const CivilDate c = CivilFromDays(d);
-  const int64_t h = ms_of_day / 3'600'000, mi = ms_of_day / 60'000 % 60,
-                s = ms_of_day / 1000 % 60, ms = ms_of_day % 1000;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day, h, mi,
-                     s, ms);
+  const int64_t h = ms_of_day / 3'600'000, mi = ms_of_day / 60'000 % 60, s = ms_of_day / 1000 % 60,
+                ms = ms_of_day % 1000;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day, h, mi, s,
+                     ms);
 }
 
 std::string FormatYmd(Instant t) {
@@ -128,10 +128,10 @@ std::optional<Parsed> ParseImpl(std::string_view raw) {
 
 Result<Instant> ParseInstant(std::string_view text) {
   if (auto p = ParseImpl(text)) return p->instant;
-  return InvalidArgument(fmt::format(
-      "'{}' is not a timestamp; expected ISO-8601 such as 2025-11-20T10:00:45.123Z "
-      "(date, 'T', time, optional fraction, then Z, +HH:MM, -HH:MM or nothing for UTC)",
-      Trim(text)));
+  return InvalidArgument(
+      fmt::format("'{}' is not a timestamp; expected ISO-8601 such as 2025-11-20T10:00:45.123Z "
+                  "(date, 'T', time, optional fraction, then Z, +HH:MM, -HH:MM or nothing for UTC)",
+                  Trim(text)));
 }
 
 bool HasExplicitZone(std::string_view text) {

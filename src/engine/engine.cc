@@ -1,16 +1,16 @@
 #include "engine/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/failpoint.h"
 #include "docs/analytics_doc.h"
@@ -57,9 +57,8 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
       BsonDoc fields;
       AppendAnalyticsFields(fields.get(), user, m, r, stamp);
       auto it = by_key.find({m.metric, static_cast<TimeRange>(r)});
-      if (record_changes &&
-          (it == by_key.end() || it->second.empty() ||
-           it->second.front()->digest != DeterministicDigest(fields.get()))) {
+      if (record_changes && (it == by_key.end() || it->second.empty() ||
+                             it->second.front()->digest != DeterministicDigest(fields.get()))) {
         AnalyticsChange c;
         c.metric = m.metric;
         c.range = static_cast<TimeRange>(r);
@@ -201,7 +200,8 @@ Status Engine::ComputeAndWrite(
     std::span<const ObjectId> users,
     const std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>& history,
     const std::unordered_map<ObjectId, Goals, ObjectIdHash>& goals,
-    const std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>& existing_by_user,
+    const std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>&
+        existing_by_user,
     Instant now, const WriteStamp& stamp, Instant wall_start, int64_t batch_id, UserWork* work) {
   const Day today = DayOf(now);
   // Compute and plan in parallel, partitioned by user.
@@ -218,9 +218,9 @@ Status Engine::ComputeAndWrite(
       auto h = history.find(u);
       auto e = existing_by_user.find(u);
       auto g = goals.find(u);  // never goals[u]: the workers share the map (no insertion)
-      results[i] = ComputeUser(h == history.end() ? kNoHistory : h->second,
-                               g == goals.end() ? kDefaultGoals : g->second, today,
-                               options_.analytics);
+      results[i] =
+          ComputeUser(h == history.end() ? kNoHistory : h->second,
+                      g == goals.end() ? kDefaultGoals : g->second, today, options_.analytics);
       WriteStamp s = stamp;
       s.processing_duration_ms = static_cast<int32_t>(NowMillis() - wall_start);
       plans[i] = PlanUser(u, results[i], e == existing_by_user.end() ? kNoExisting : e->second, s,
@@ -335,8 +335,8 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
   for (size_t s0 = 0; s0 < users.size(); s0 += kUsersPerSlice) {
     const std::span<const ObjectId> slice =
         users.subspan(s0, std::min(kUsersPerSlice, users.size() - s0));
-    if (Status st = ComputeAndWrite(slice, history, goals, existing_by_user, now, stamp,
-                                    wall_start, batch_id, work);
+    if (Status st = ComputeAndWrite(slice, history, goals, existing_by_user, now, stamp, wall_start,
+                                    batch_id, work);
         !st.ok())
       return st;
   }
@@ -403,9 +403,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
 
   const Day today = DayOf(now);
-  const Cursor start_cursor = state.cursor.value_or(
-      Cursor{now - static_cast<int64_t>(options_.initial_lookback_days) * kMillisPerDay,
-             ObjectId::Min()});
+  const Cursor start_cursor = state.cursor.value_or(Cursor{
+      now - static_cast<int64_t>(options_.initial_lookback_days) * kMillisPerDay, ObjectId::Min()});
 
   // 1. The changed documents after the cursor, and the grace re-read behind it: one query
   // when there is a window (versions already processed in it are not new).
@@ -525,8 +524,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     const size_t left = static_cast<size_t>(recompute_list_.end() - begin);
     const size_t take =
         finish_recompute ? left : std::min(left, options_.recompute_users_per_batch);
-    slice = std::span<const ObjectId>(
-        recompute_list_.data() + (begin - recompute_list_.begin()), take);
+    slice =
+        std::span<const ObjectId>(recompute_list_.data() + (begin - recompute_list_.begin()), take);
     pass_done = take == left;
   }
   std::vector<ObjectId> users;
@@ -539,8 +538,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   // seen_versions_ changes only once committed. Worked out now, so that the batch's versions
   // (up to MAX_BATCH_DOCS) are not held while the chunks are computed.
   const Cursor next_cursor = changed.empty() ? start_cursor : changed.back().at;
-  const Instant horizon =
-      WatermarkFor(next_cursor.updated_at, now) - options_.late_data_grace_ms;
+  const Instant horizon = WatermarkFor(next_cursor.updated_at, now) - options_.late_data_grace_ms;
   std::vector<Cursor> seen;
   {
     const Cursor from{horizon + 1, ObjectId::Min()};
@@ -577,8 +575,8 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     // Recompute users of this chunk.
     const ObjectId last = chunk.back();
     const size_t before = slice_done;
-    slice_done = static_cast<size_t>(std::upper_bound(slice.begin(), slice.end(), last) -
-                                     slice.begin());
+    slice_done =
+        static_cast<size_t>(std::upper_bound(slice.begin(), slice.end(), last) - slice.begin());
     report.recompute_users += static_cast<int64_t>(slice_done - before);
     const bool finished = pass_done && slice_done == slice.size();
     if (!finished && slice_done > 0 && slice_done < slice.size()) {
@@ -623,11 +621,11 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
 
   // An operator edit made while the batch ran wins: report the file as it is.
   report.watermark_to =
-      outcome->watermark_written ? FormatInstant(outcome->watermark)
-                                 : (outcome->watermark_seen.exists
-                                        ? std::string(outcome->watermark_seen.text.substr(
-                                              0, outcome->watermark_seen.text.find('\n')))
-                                        : std::string());
+      outcome->watermark_written
+          ? FormatInstant(outcome->watermark)
+          : (outcome->watermark_seen.exists ? std::string(outcome->watermark_seen.text.substr(
+                                                  0, outcome->watermark_seen.text.find('\n')))
+                                            : std::string());
   report.more_pending = report.more_pending || full;
   report.users_recomputed = work.users;
   report.analytics_computed = work.computed;

@@ -121,8 +121,7 @@ class Engine {
   // How long full batches of a backlog may leave their users to a scheduled pass (RunBatch).
   static constexpr Instant kMaxBacklogDeferMs = 10 * 60 * 1000;
   static void Accumulate(const UserWork& w, UserWork* into);
-  void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id,
-                         int64_t* count);
+  void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id, int64_t* count);
 
   Store& store_;
   CheckpointStore& checkpoint_;

@@ -11,8 +11,8 @@ namespace {
 void SleepUntil(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& stop) {
   while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
     const auto left = deadline - std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        left, std::chrono::milliseconds(100)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100)));
   }
 }
 

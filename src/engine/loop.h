@@ -12,11 +12,11 @@
 namespace ha {
 
 struct LoopOptions {
-  double interval_seconds = 60;  // BATCH_INTERVAL_SECONDS
-  bool adaptive = false;         // ADAPTIVE_POLLING
-  double min_interval_seconds = 1;  // MIN_BATCH_INTERVAL_SECONDS
+  double interval_seconds = 60;       // BATCH_INTERVAL_SECONDS
+  bool adaptive = false;              // ADAPTIVE_POLLING
+  double min_interval_seconds = 1;    // MIN_BATCH_INTERVAL_SECONDS
   std::optional<Instant> frozen_now;  // --now
-  double max_backoff_seconds = 60;   // after failures: 1 s doubling up to this
+  double max_backoff_seconds = 60;    // after failures: 1 s doubling up to this
 };
 
 // What the loop did, for the session summary.

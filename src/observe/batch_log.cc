@@ -1,7 +1,6 @@
 #include "observe/batch_log.h"
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/atomic_file.h"

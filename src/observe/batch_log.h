@@ -17,7 +17,7 @@ struct BatchReport {
   int64_t batch_id = 0;
   Instant start_time = 0;  // wall clock
   Instant end_time = 0;
-  Instant clock = 0;  // the batch clock (--now when frozen)
+  Instant clock = 0;              // the batch clock (--now when frozen)
   int64_t records_processed = 0;  // versions read by the poll (cursor read + new grace versions)
   int64_t analytics_computed = 0;
   int64_t analytics_written = 0;

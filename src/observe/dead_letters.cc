@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/atomic_file.h"
@@ -55,8 +54,8 @@ Status DeadLetterLog::Open(Instant now) {
         auto p = ParseInstant(j["updated_at"].get<std::string>());
         if (p.ok()) updated = *p;
       }
-      seen_.insert(Key(j.value("doc_id", ""), updated, j.value("field", ""),
-                       j.value("user_id", "")));
+      seen_.insert(
+          Key(j.value("doc_id", ""), updated, j.value("field", ""), j.value("user_id", "")));
     }
   }
   return Status::Ok();

@@ -503,7 +503,7 @@ Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
         bson_t update = BSON_INITIALIZER;
         bson_append_document(&update, "$set", -1, w.body.get());
         ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, &no_validation,
-                                                       &error);
+                                                        &error);
         bson_destroy(&update);
         break;
       }

@@ -37,13 +37,12 @@ struct StoreOptions {
   int server_selection_timeout_ms = 30000;
 };
 
-
 // One document version seen by the poll: what the dead-letter log and the planner need.
 struct ChangedVersion {
   ObjectId id;
   Instant updated_at = 0;
   std::optional<ObjectId> user;  // userId when it is an ObjectId
-  DecodedHealthMetric decoded;  // userId, date, metrics (the poll's projection), decoded
+  DecodedHealthMetric decoded;   // userId, date, metrics (the poll's projection), decoded
 };
 
 // A key of the analytics collection with what the writer needs to know about the document.
@@ -94,8 +93,9 @@ class Store {
   // version with a non-null userId and updatedAt after `window_from` (exclusive), in
   // (updatedAt, _id) order. Versions at or before `after` (the grace window (window_from,
   // after]) go to `window`; up to `limit` versions after it go to `changed`, and the query
-  // stops there. Both are called in that order as the versions are decoded. Requires window_from < after.updated_at (otherwise use ReadChanges: the
-  // filter would miss ties after the cursor). Same projection as ReadChanges.
+  // stops there. Both are called in that order as the versions are decoded. Requires window_from <
+  // after.updated_at (otherwise use ReadChanges: the filter would miss ties after the cursor). Same
+  // projection as ReadChanges.
   Status ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
                               const AnalyticsOptions& options,
                               const std::function<void(ChangedVersion&&)>& window,

@@ -1,7 +1,5 @@
 #include "tests/integration/harness.h"
 
-#include "docs/ferretdb_compat.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,9 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +18,9 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
+
+#include "docs/ferretdb_compat.h"
 
 namespace ha::testing {
 namespace {
@@ -130,7 +130,7 @@ Server::~Server() {
 }
 
 RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
-              const std::string& stdin_path) {
+                const std::string& stdin_path) {
   static std::atomic<int> counter{0};
   const std::string base = cwd + "/.run" + std::to_string(counter++);
   const pid_t pid = StartChild(args, env, cwd, stdin_path, base + ".out", base + ".err");
@@ -177,9 +177,8 @@ std::vector<nlohmann::json> BatchLogLines(const std::string& dir) {
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a["batch_id"] < b["batch_id"];
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a["batch_id"] < b["batch_id"]; });
   return out;
 }
 
@@ -210,9 +209,8 @@ void Db::InsertJsonLines(const std::string& collection, const std::string& lines
   bson_error_t error;
   auto flush = [&] {
     if (count == 0) return;
-    const bool ok =
-        mongoc_collection_insert_many(c, const_cast<const bson_t**>(docs_storage.get()), count,
-                                      nullptr, nullptr, &error);
+    const bool ok = mongoc_collection_insert_many(c, const_cast<const bson_t**>(docs_storage.get()),
+                                                  count, nullptr, nullptr, &error);
     for (size_t i = 0; i < count; ++i) bson_destroy(docs_storage[i]);
     count = 0;
     if (!ok) throw std::runtime_error(std::string("insert_many failed: ") + error.message);
@@ -265,9 +263,8 @@ int64_t Db::Count(const std::string& collection, const bson_t* filter) {
   mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
   bson_t empty = BSON_INITIALIZER;
   bson_error_t error;
-  const int64_t n =
-      mongoc_collection_count_documents(c, filter ? filter : &empty, nullptr, nullptr, nullptr,
-                                        &error);
+  const int64_t n = mongoc_collection_count_documents(c, filter ? filter : &empty, nullptr, nullptr,
+                                                      nullptr, &error);
   mongoc_collection_destroy(c);
   if (n < 0) throw std::runtime_error(std::string("count failed: ") + error.message);
   return n;

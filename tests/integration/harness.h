@@ -8,10 +8,9 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ha::testing {
 
@@ -64,7 +63,7 @@ using Env = std::map<std::string, std::string>;
 // Runs the health-analytics binary with `args` and `env` added to a clean environment (no
 // MONGO_* or other settings inherited), in `cwd`, with stdin from `stdin_path` (or /dev/null).
 RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
-              const std::string& stdin_path = "");
+                const std::string& stdin_path = "");
 
 // Starts the binary in the background; output goes to files in `cwd`.
 pid_t Spawn(const std::vector<std::string>& args, const Env& env, const std::string& cwd);

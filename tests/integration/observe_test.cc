@@ -28,7 +28,6 @@ using nlohmann::json;
 constexpr const char* kPassword = "pw-Zq81-never-shown";
 constexpr const char* kToken = "tok-Hx42-never-shown";
 
-
 std::string Shell(const std::string& command, int* exit_code) {
   std::string out;
   FILE* p = popen((command + " 2>/dev/null").c_str(), "r");

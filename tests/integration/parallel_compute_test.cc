@@ -1,10 +1,10 @@
 // The engine's worker threads (WORKER_THREADS) computing one chunk together. Under the tsan preset
 // this is where a race between the workers shows; in every build the analytics must not depend on
 // the number of threads.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <string>
 

@@ -3,10 +3,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/object_id.h"
 #include "core/time.h"
@@ -127,7 +126,8 @@ TEST_F(RolloverTest, RolloverInterruptedByACrashResumesWithoutRedoingFinishedChu
   for (int i = 0; i < 40; ++i) InsertSteps(User(10 + i), d - 1, 5000 + i, kT - 60'000 + i);
   Once(kT);
   // Day D+1: a pass of 40 users, 10 per batch in chunks of 5, killed after its first batch.
-  const Env small{{"USERS_PER_CHUNK", "5"}, {"RECOMPUTE_USERS_PER_BATCH", "10"},
+  const Env small{{"USERS_PER_CHUNK", "5"},
+                  {"RECOMPUTE_USERS_PER_BATCH", "10"},
                   {"BATCH_INTERVAL_SECONDS", "30"}};
   Env env = env_;
   for (auto& [k, v] : small) env[k] = v;
@@ -152,8 +152,8 @@ TEST_F(RolloverTest, RolloverInterruptedByACrashResumesWithoutRedoingFinishedChu
   // And the day after, everything is computed as of D+1 (streaks, windows).
   const std::string hm = dir_.path() + "/hm.jsonl";
   WriteFile(hm, db_->ExportRelaxed("healthmetrics"));
-  RunResult expected = RunHa({"compute", "--now", FormatInstant(kT + kMillisPerDay)}, {},
-                             dir_.path(), hm);
+  RunResult expected =
+      RunHa({"compute", "--now", FormatInstant(kT + kMillisPerDay)}, {}, dir_.path(), hm);
   ASSERT_EQ(expected.exit_code, 0);
   EXPECT_EQ(static_cast<size_t>(std::count(expected.out.begin(), expected.out.end(), '\n')),
             static_cast<size_t>(db_->Count("analytics")));
@@ -181,8 +181,7 @@ TEST_F(RolloverTest, AdaptivePollingSpeedsUpUnderAWriterAndSlowsDownAfter) {
   for (const json& b : BatchLog())
     if (b.contains("next_interval_seconds")) {
       intervals.push_back(b["next_interval_seconds"].get<double>());
-      if (b["records_processed"].get<int64_t>() > 0)
-        lowest = std::min(lowest, intervals.back());
+      if (b["records_processed"].get<int64_t>() > 0) lowest = std::min(lowest, intervals.back());
     }
   ASSERT_GE(intervals.size(), 4u);
   EXPECT_EQ(lowest, 0.25) << "the interval did not shrink to the minimum while writes came in";

@@ -99,7 +99,6 @@ void InsertData(Db& db) {
   db.InsertJsonLines("healthmetrics", lines);
 }
 
-
 httplib::Result HttpGet(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);

@@ -28,9 +28,9 @@ class ConfigTest : public ::testing::Test {
   }
   void DotEnv(const std::string& text) { std::ofstream(dir_ + "/.env") << text; }
 
-  static constexpr const char* kVars[] = {"MONGO_URI", "MONGO_DB_NAME", "BATCH_INTERVAL_SECONDS",
-                                          "HISTORY_DAYS", "ZERO_IS_MISSING", "LOG_FORMAT",
-                                          "ANOMALY_MIN_BASELINE", "SERVICE_TOKEN"};
+  static constexpr const char* kVars[] = {
+      "MONGO_URI",       "MONGO_DB_NAME", "BATCH_INTERVAL_SECONDS", "HISTORY_DAYS",
+      "ZERO_IS_MISSING", "LOG_FORMAT",    "ANOMALY_MIN_BASELINE",   "SERVICE_TOKEN"};
   std::filesystem::path old_cwd_;
   std::string dir_;
 };
@@ -60,10 +60,10 @@ TEST_F(ConfigTest, FlagBeatsEnvironmentBeatsDotEnv) {
   setenv("BATCH_INTERVAL_SECONDS", "12", 1);
   auto c = LoadConfig({{"HISTORY_DAYS", "45"}}, ConfigScope::kFull, false);
   ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->analytics.history_days, 45);       // flag
-  EXPECT_EQ(c->batch_interval_seconds, 12);       // environment over .env
-  EXPECT_FALSE(c->analytics.zero_is_missing);     // .env, comment stripped
-  EXPECT_EQ(c->mongo_db_name, "fromfile");        // .env, quotes stripped
+  EXPECT_EQ(c->analytics.history_days, 45);    // flag
+  EXPECT_EQ(c->batch_interval_seconds, 12);    // environment over .env
+  EXPECT_FALSE(c->analytics.zero_is_missing);  // .env, comment stripped
+  EXPECT_EQ(c->mongo_db_name, "fromfile");     // .env, quotes stripped
 }
 
 TEST_F(ConfigTest, BadValuesNameTheVariable) {

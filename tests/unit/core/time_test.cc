@@ -31,7 +31,7 @@ TEST(Time, ParsesEveryFormOfTheGrammar) {
   const Instant base = StartOf(20412) + 36045000;  // 2025-11-20T10:00:45Z
   EXPECT_EQ(*ParseInstant("2025-11-20T10:00:45.123Z"), base + 123);
   EXPECT_EQ(*ParseInstant("2025-11-20T10:00:45Z"), base);
-  EXPECT_EQ(*ParseInstant("2025-11-20T10:00:45"), base);             // no zone: UTC
+  EXPECT_EQ(*ParseInstant("2025-11-20T10:00:45"), base);                     // no zone: UTC
   EXPECT_EQ(*ParseInstant("  2025-11-20T10:00:45.1239999Z\n"), base + 123);  // truncated
   EXPECT_EQ(*ParseInstant("2025-11-20T10:00:45.123456789Z"), base + 123);
   EXPECT_EQ(*ParseInstant("2025-11-20T12:00:45+02:00"), base);

@@ -13,8 +13,8 @@ TEST(BatchReportJson, PhasesAreMillisecondsWithMicrosecondPrecision) {
   r.start_time = *ParseInstant("2025-11-20T12:00:00Z");
   r.end_time = r.start_time + 4'321;
   r.clock = r.start_time;
-  r.phases = {.poll_us = 1'500, .read_us = 2'000'001, .compute_us = 7, .write_us = 0,
-              .commit_us = 812'250};
+  r.phases = {
+      .poll_us = 1'500, .read_us = 2'000'001, .compute_us = 7, .write_us = 0, .commit_us = 812'250};
   const auto j = nlohmann::json::parse(BatchReportJson(r));
   EXPECT_EQ(j["processing_time_ms"], 4'321);
   const auto& p = j["phase_ms"];

@@ -120,13 +120,16 @@ TEST(MetricsRegistry, HistogramBucketsAreCumulativeAndEndAtTheCount) {
 
 TEST(MetricsRegistry, PhaseSecondsAddUpAcrossBatches) {
   MetricsRegistry m("v", 60, kT0);
-  EXPECT_EQ(Parse(m.Render(kT0)).Value("health_analytics_batch_phase_seconds_total",
-                                       {{"phase", "read"}}),
-            0)
+  EXPECT_EQ(
+      Parse(m.Render(kT0)).Value("health_analytics_batch_phase_seconds_total", {{"phase", "read"}}),
+      0)
       << "every phase has a sample from the start";
   BatchReport a = Batch(1, 5'000);
-  a.phases = {.poll_us = 1'500'000, .read_us = 2'000'000, .compute_us = 250'000,
-              .write_us = 750'000, .commit_us = 4'000};
+  a.phases = {.poll_us = 1'500'000,
+              .read_us = 2'000'000,
+              .compute_us = 250'000,
+              .write_us = 750'000,
+              .commit_us = 4'000};
   BatchReport b = Batch(2, 100, /*failed=*/true);  // a failed batch's time counts too
   b.phases.poll_us = 500'000;
   m.RecordBatch(a);
