@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "cli/compute.h"
-#include "docs/analytics_doc.h"
-#include "docs/ejson.h"
-#include "docs/healthmetric.h"
-#include "docs/synthetic.h"
+#include "codec/analytics_doc.h"
+#include "codec/ejson.h"
+#include "codec/healthmetric.h"
+#include "codec/synthetic.h"
 
 namespace ha {
 namespace {

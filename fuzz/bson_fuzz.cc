@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "analytics/kernel.h"
-#include "docs/ejson.h"
-#include "docs/healthmetric.h"
-#include "docs/user.h"
+#include "codec/ejson.h"
+#include "codec/healthmetric.h"
+#include "codec/user.h"
 #include "fuzz_util.h"
 
 namespace {

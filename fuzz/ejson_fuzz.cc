@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "docs/ejson.h"
+#include "codec/ejson.h"
 #include "fuzz_util.h"
 
 namespace {

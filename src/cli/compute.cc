@@ -16,9 +16,9 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/jsonl.h"
-#include "docs/analytics_doc.h"
-#include "docs/ejson.h"
-#include "docs/user.h"
+#include "codec/analytics_doc.h"
+#include "codec/ejson.h"
+#include "codec/user.h"
 
 namespace ha::cli {
 

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "analytics/kernel.h"
+#include "codec/bson_doc.h"
+#include "codec/healthmetric.h"
 #include "core/object_id.h"
 #include "core/status.h"
 #include "core/time.h"
-#include "docs/bson_doc.h"
-#include "docs/healthmetric.h"
 
 namespace ha::cli {
 

@@ -28,7 +28,7 @@
 #include "cli/engine_setup.h"
 #include "cli/monitoring.h"
 #include "cli/seed_sink.h"
-#include "docs/synthetic.h"
+#include "codec/synthetic.h"
 #include "engine/loop.h"
 
 namespace ha::cli {

@@ -14,9 +14,9 @@
 #include "cli/engine_setup.h"
 #include "cli/jsonl.h"
 #include "cli/seed_sink.h"
+#include "codec/ejson.h"
+#include "codec/synthetic.h"
 #include "core/time.h"
-#include "docs/ejson.h"
-#include "docs/synthetic.h"
 
 namespace ha::cli {
 namespace {

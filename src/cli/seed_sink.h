@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "codec/bson_doc.h"
+#include "codec/ferretdb_compat.h"
+#include "codec/synthetic.h"
 #include "core/object_id.h"
 #include "core/status.h"
-#include "docs/bson_doc.h"
-#include "docs/ferretdb_compat.h"
-#include "docs/synthetic.h"
 #include "store/store.h"
 
 namespace ha::cli {

@@ -12,8 +12,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "codec/analytics_doc.h"
 #include "core/failpoint.h"
-#include "docs/analytics_doc.h"
 
 namespace ha {
 namespace {

@@ -13,9 +13,9 @@
 
 #include "analytics/kernel.h"
 #include "checkpoint/checkpoint.h"
+#include "codec/analytics_doc.h"
 #include "core/cursor.h"
 #include "core/status.h"
-#include "docs/analytics_doc.h"
 #include "observe/batch_log.h"
 #include "observe/dead_letters.h"
 #include "store/store.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "docs/ejson.h"
+#include "codec/ejson.h"
 
 namespace ha {
 namespace {

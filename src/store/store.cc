@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string_view>
 
-#include "docs/analytics_doc.h"
-#include "docs/user.h"
+#include "codec/analytics_doc.h"
+#include "codec/user.h"
 
 namespace ha {
 namespace {

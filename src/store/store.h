@@ -1,6 +1,6 @@
 // MongoDB through libmongoc: the changed-document reader, the history and goals readers, the
 // analytics writer and index creation. The only code that includes mongoc.h; it hands the
-// engine plain domain structs (decoded by the docs layer).
+// engine plain domain structs (decoded by the codec layer).
 //
 // Every method returns Unavailable when no server could be selected (the caller retries) and
 // another non-OK Status for a server-side error; the message says what was being done.
@@ -18,12 +18,12 @@
 #include <vector>
 
 #include "analytics/kernel.h"
+#include "codec/bson_doc.h"
+#include "codec/healthmetric.h"
 #include "core/cursor.h"
 #include "core/object_id.h"
 #include "core/status.h"
 #include "core/time.h"
-#include "docs/bson_doc.h"
-#include "docs/healthmetric.h"
 
 namespace ha {
 

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "docs/ferretdb_compat.h"
+#include "codec/ferretdb_compat.h"
 
 namespace ha::testing {
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "codec/analytics_doc.h"
 #include "core/time.h"
-#include "docs/analytics_doc.h"
 #include "engine/engine.h"
 
 namespace ha::testing {

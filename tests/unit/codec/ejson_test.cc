@@ -1,4 +1,4 @@
-#include "docs/ejson.h"
+#include "codec/ejson.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "docs/healthmetric.h"
+#include "codec/healthmetric.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "analytics/metrics.h"
-#include "docs/ejson.h"
+#include "codec/ejson.h"
 
 namespace ha {
 namespace {

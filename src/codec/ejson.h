@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "codec/bson_doc.h"
 #include "core/status.h"
-#include "docs/bson_doc.h"
 
 namespace ha {
 

@@ -1,4 +1,4 @@
-#include "docs/synthetic.h"
+#include "codec/synthetic.h"
 
 #include <algorithm>
 #include <cmath>

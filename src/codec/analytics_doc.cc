@@ -1,11 +1,11 @@
-#include "docs/analytics_doc.h"
+#include "codec/analytics_doc.h"
 
 #include <bit>
 #include <cstring>
 #include <string_view>
 
+#include "codec/ejson.h"
 #include "core/version.h"
-#include "docs/ejson.h"
 
 namespace ha {
 namespace {

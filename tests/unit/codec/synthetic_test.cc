@@ -1,4 +1,4 @@
-#include "docs/synthetic.h"
+#include "codec/synthetic.h"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "docs/ejson.h"
-#include "docs/healthmetric.h"
-#include "docs/user.h"
+#include "codec/ejson.h"
+#include "codec/healthmetric.h"
+#include "codec/user.h"
 #include "test_util.h"
 
 namespace ha {

@@ -1,4 +1,4 @@
-#include "docs/user.h"
+#include "codec/user.h"
 
 #include <cmath>
 #include <cstring>

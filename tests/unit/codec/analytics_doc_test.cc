@@ -1,12 +1,12 @@
-#include "docs/analytics_doc.h"
+#include "codec/analytics_doc.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "codec/ejson.h"
 #include "core/version.h"
-#include "docs/ejson.h"
 #include "test_util.h"
 
 namespace ha {

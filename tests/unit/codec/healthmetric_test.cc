@@ -1,4 +1,4 @@
-#include "docs/healthmetric.h"
+#include "codec/healthmetric.h"
 
 #include <gtest/gtest.h>
 

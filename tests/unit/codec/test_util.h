@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "docs/bson_doc.h"
+#include "codec/bson_doc.h"
 
 namespace ha::testing {
 

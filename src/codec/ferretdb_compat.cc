@@ -1,4 +1,4 @@
-#include "docs/ferretdb_compat.h"
+#include "codec/ferretdb_compat.h"
 
 #include <cmath>
 #include <string_view>

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "analytics/kernel.h"
+#include "codec/bson_doc.h"
 #include "core/object_id.h"
 #include "core/time.h"
-#include "docs/bson_doc.h"
 
 namespace ha {
 

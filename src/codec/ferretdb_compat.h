@@ -8,7 +8,7 @@
 
 #include <bson/bson.h>
 
-#include "docs/bson_doc.h"
+#include "codec/bson_doc.h"
 
 namespace ha {
 
