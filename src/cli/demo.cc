@@ -329,8 +329,9 @@ int RunDemo(int argc, char** argv) {
         spdlog::info(
             "batch {}: {} docs read, {} users recomputed, {} written, {} dead letters, "
             "watermark {}, {} ms{}",
-            r.batch_id, r.records_processed, r.users_recomputed, r.analytics_written,
-            r.dead_letters, r.watermark_to, r.processing_time_ms(),
+            r.batch_id, r.records_processed, r.counts.users, r.counts.written(),
+            r.counts.dead_letters, r.watermark_to ? FormatInstant(*r.watermark_to) : "none",
+            r.processing_time_ms(),
             r.failed ? " FAILED: " + fmt::format("{}", fmt::join(r.errors, "; ")) : "");
         for (const ObjectId& u : tracked)
           spdlog::info("    user {}: {}", u.ToHex(), Describe(*e.store, u, &analytics_ids));
@@ -343,8 +344,9 @@ int RunDemo(int argc, char** argv) {
   spdlog::info(
       "demo stopped: {} batches, {} docs read, {} analytics documents written, {} dead letters, "
       "{} writes by the demo writer{}",
-      summary.batches, summary.records_processed, summary.analytics_written, summary.dead_letters,
-      writes.load(), embedded ? "; local server stopped and removed" : "");
+      summary.batches, summary.records_processed, summary.counts.written(),
+      summary.counts.dead_letters, writes.load(),
+      embedded ? "; local server stopped and removed" : "");
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return 2;

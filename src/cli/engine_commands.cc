@@ -44,14 +44,15 @@ void LogBatch(const BatchReport& r, double next_interval) {
   spdlog::info(
       "batch {}: {} docs read, {} users recomputed{}{}, {} written ({} inserted, {} updated, {} "
       "deleted, {} unchanged), {} dead letters, watermark {} -> {}, {} ms{}{}",
-      r.batch_id, r.records_processed, r.users_recomputed,
+      r.batch_id, r.records_processed, r.counts.users,
       r.recompute_users ? fmt::format(" ({} by the daily recompute)", r.recompute_users) : "",
       r.deferred_users
           ? fmt::format(" ({} left to the recompute after the backlog)", r.deferred_users)
           : "",
-      r.analytics_written, r.analytics_inserted, r.analytics_updated, r.analytics_deleted,
-      r.analytics_unchanged, r.dead_letters, r.watermark_from.empty() ? "none" : r.watermark_from,
-      r.watermark_to, r.processing_time_ms(), r.more_pending ? " (more pending)" : "",
+      r.counts.written(), r.counts.inserted, r.counts.updated, r.counts.deleted, r.counts.unchanged,
+      r.counts.dead_letters, r.watermark_from ? FormatInstant(*r.watermark_from) : "none",
+      r.watermark_to ? FormatInstant(*r.watermark_to) : "none", r.processing_time_ms(),
+      r.more_pending ? " (more pending)" : "",
       next_interval > 0 ? fmt::format(", next in {:g} s", next_interval) : "");
 }
 
@@ -146,8 +147,9 @@ int RunEngine(int argc, char** argv) {
       "stopped after {} batches ({} failed) in {:.1f} s: {} docs read, {} users recomputed, {} "
       "analytics documents written, {} dead letters; watermark {}{}",
       summary.batches, summary.failed_batches, (NowMillis() - summary.started) / 1000.0,
-      summary.records_processed, summary.users_recomputed, summary.analytics_written,
-      summary.dead_letters, summary.last_watermark.empty() ? "unchanged" : summary.last_watermark,
+      summary.records_processed, summary.counts.users, summary.counts.written(),
+      summary.counts.dead_letters,
+      summary.last_watermark ? FormatInstant(*summary.last_watermark) : "unchanged",
       summary.abandoned ? " (the batch in flight was abandoned before writing; the next run "
                           "replays it)"
                         : "");
@@ -227,8 +229,8 @@ int RunRecompute(int argc, char** argv) {
   spdlog::info(
       "recomputed {} users in {} ms: {} inserted, {} updated, {} deleted, {} unchanged, {} dead "
       "letters",
-      work.users, NowMillis() - started, work.inserted, work.updated, work.deleted, work.unchanged,
-      work.dead_letters);
+      work.counts.users, NowMillis() - started, work.counts.inserted, work.counts.updated,
+      work.counts.deleted, work.counts.unchanged, work.counts.dead_letters);
   return 0;
 }
 

@@ -10,9 +10,9 @@
 #include "cli/config.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "events/events.h"
 #include "observe/batch_log.h"
 #include "observe/dead_letters.h"
-#include "observe/events.h"
 #include "observe/metrics.h"
 #include "store/store.h"
 

@@ -24,7 +24,7 @@ using Key = std::pair<Metric, TimeRange>;
 struct UserPlan {
   std::vector<AnalyticsWrite> writes;
   std::vector<AnalyticsChange> changes;  // filled only when a listener wants them
-  int64_t computed = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0;
+  WorkCounts counts;                     // computed, inserted, updated, deleted, unchanged
   std::vector<Metric> overflow;
 };
 
@@ -45,7 +45,7 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
     w.user = user;
     w.id = e->id;
     plan.writes.push_back(std::move(w));
-    ++plan.deleted;
+    ++plan.counts.deleted;
   };
 
   std::array<bool, kMetricCount> keep{};
@@ -53,7 +53,7 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
   for (const MetricAnalytics& m : result.metrics) {
     keep[static_cast<int>(m.metric)] = true;
     for (int r = 0; r < kRangeCount; ++r) {
-      ++plan.computed;
+      ++plan.counts.computed;
       BsonDoc fields;
       AppendAnalyticsFields(fields.get(), user, m, r, stamp);
       auto it = by_key.find({m.metric, static_cast<TimeRange>(r)});
@@ -72,12 +72,12 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
         w.user = user;
         w.body = EncodeAnalyticsDocument(user, m, r, stamp);
         plan.writes.push_back(std::move(w));
-        ++plan.inserted;
+        ++plan.counts.inserted;
         continue;
       }
       const ExistingAnalytics* first = it->second.front();
       if (first->digest == DeterministicDigest(fields.get())) {
-        ++plan.unchanged;
+        ++plan.counts.unchanged;
       } else {
         AnalyticsWrite w;
         w.kind = AnalyticsWrite::Kind::kUpdate;
@@ -85,7 +85,7 @@ UserPlan PlanUser(const ObjectId& user, const UserAnalytics& result,
         w.id = first->id;
         w.body = std::move(fields);
         plan.writes.push_back(std::move(w));
-        ++plan.updated;
+        ++plan.counts.updated;
       }
       // Several documents share the key (the old model allowed it): keep one.
       for (size_t i = 1; i < it->second.size(); ++i) del(it->second[i]);
@@ -176,12 +176,11 @@ std::string FormatPass(const PassState& p) {
 
 }  // namespace
 
-Engine::Engine(Store& store, CheckpointStore& checkpoint, DeadLetterLog& dead_letters,
+Engine::Engine(Store& store, CheckpointStore& checkpoint, DeadLetterSink& dead_letters,
                const EngineOptions& options)
     : store_(store), checkpoint_(checkpoint), dead_letters_(dead_letters), options_(options) {}
 
-void Engine::DeadLetterVersion(const ChangedVersion& v, Instant /*now*/, int64_t batch_id,
-                               int64_t* count) {
+void Engine::DeadLetterVersion(const ChangedVersion& v, int64_t batch_id, int64_t* count) {
   for (const FieldIssue& issue : v.decoded.issues) {
     DeadLetter l;
     l.recorded_at = NowMillis();
@@ -278,7 +277,7 @@ Status Engine::ComputeAndWrite(
         l.field = "user";
         l.reason = "write-failed";
         l.value_json = nlohmann::json(user_status.message()).dump();
-        if (dead_letters_.Record(l)) ++work->dead_letters;
+        if (dead_letters_.Record(l)) ++work->counts.dead_letters;
       }
     }
   }
@@ -291,16 +290,12 @@ Status Engine::ComputeAndWrite(
       l.field = fmt::format("metrics.{}", InfoOf(m).name);
       l.reason = "overflow";
       l.value_json = "null";
-      if (dead_letters_.Record(l)) ++work->dead_letters;
+      if (dead_letters_.Record(l)) ++work->counts.dead_letters;
     }
     if (failed[i]) continue;
     if (listener_ && !plans[i].changes.empty())
       listener_->OnUserChanged(users[i], now, std::move(plans[i].changes));
-    work->computed += plans[i].computed;
-    work->inserted += plans[i].inserted;
-    work->updated += plans[i].updated;
-    work->deleted += plans[i].deleted;
-    work->unchanged += plans[i].unchanged;
+    work->counts += plans[i].counts;
   }
   return Status::Ok();
 }
@@ -340,7 +335,7 @@ Status Engine::ProcessChunk(std::span<const ObjectId> users, Instant now, int64_
         !st.ok())
       return st;
   }
-  work->users += static_cast<int64_t>(users.size());
+  work->counts.users += static_cast<int64_t>(users.size());
   return Status::Ok();
 }
 
@@ -360,17 +355,6 @@ Status Engine::RecomputeAll(Instant now, int64_t batch_id, UserWork* work) {
       !st.ok())
     return st;
   return RecomputeUsers(users, now, batch_id, work);
-}
-
-void Engine::Accumulate(const UserWork& w, UserWork* into) {
-  into->users += w.users;
-  into->computed += w.computed;
-  into->inserted += w.inserted;
-  into->updated += w.updated;
-  into->deleted += w.deleted;
-  into->unchanged += w.unchanged;
-  into->dead_letters += w.dead_letters;
-  into->time += w.time;
 }
 
 Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
@@ -394,7 +378,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   }
   CheckpointState state = std::move(loaded).value();
   report.batch_id = state.next_batch_id;
-  report.watermark_from = state.watermark ? FormatInstant(*state.watermark) : "";
+  report.watermark_from = state.watermark;
   if (state.operator_edited) {
     seen_versions_.clear();
   } else if (seen_versions_.empty() && state.resume_from == ResumeFrom::kSidecarCursor) {
@@ -446,7 +430,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
 
   // 2. Dead letters and the affected users.
   for (const ChangedVersion& v : flawed)
-    DeadLetterVersion(v, now, report.batch_id, &report.dead_letters);
+    DeadLetterVersion(v, report.batch_id, &report.counts.dead_letters);
   flawed.clear();
   std::vector<ObjectId> affected;
   for (const auto* list : {&changed, &late})
@@ -561,7 +545,6 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   affected = {};
 
   // 4-6. Compute and write, chunk by chunk; the recompute's progress is saved after each.
-  UserWork work;
   size_t slice_done = 0;
   for (size_t i = 0; i < users.size(); i += options_.users_per_chunk) {
     const size_t n = std::min(options_.users_per_chunk, users.size() - i);
@@ -570,7 +553,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
     Status chunk_status = ProcessChunk(chunk, now, report.batch_id, &w);
     report.phases += w.time;
     if (!chunk_status.ok()) return fail(chunk_status);
-    Accumulate(w, &work);
+    report.counts += w.counts;
     if (slice.empty()) continue;
     // Recompute users of this chunk.
     const ObjectId last = chunk.back();
@@ -620,22 +603,13 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   seen_versions_ = std::move(seen);
 
   // An operator edit made while the batch ran wins: report the file as it is.
-  report.watermark_to =
-      outcome->watermark_written
-          ? FormatInstant(outcome->watermark)
-          : (outcome->watermark_seen.exists ? std::string(outcome->watermark_seen.text.substr(
-                                                  0, outcome->watermark_seen.text.find('\n')))
-                                            : std::string());
+  if (outcome->watermark_written) {
+    report.watermark_to = outcome->watermark;
+  } else if (outcome->watermark_seen.exists) {
+    auto edited = ParseInstant(outcome->watermark_seen.text);
+    if (edited.ok()) report.watermark_to = *edited;
+  }
   report.more_pending = report.more_pending || full;
-  report.users_recomputed = work.users;
-  report.analytics_computed = work.computed;
-  report.analytics_inserted = work.inserted;
-  report.analytics_updated = work.updated;
-  report.analytics_deleted = work.deleted;
-  report.analytics_unchanged = work.unchanged;
-  report.analytics_written =
-      report.analytics_inserted + report.analytics_updated + report.analytics_deleted;
-  report.dead_letters += work.dead_letters;
   report.end_time = NowMillis();
   return report;
 }

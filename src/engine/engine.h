@@ -16,8 +16,8 @@
 #include "codec/analytics_doc.h"
 #include "core/cursor.h"
 #include "core/status.h"
-#include "observe/batch_log.h"
-#include "observe/dead_letters.h"
+#include "engine/batch_report.h"
+#include "engine/listener.h"
 #include "store/store.h"
 
 namespace ha {
@@ -39,44 +39,16 @@ struct EngineOptions {
   int64_t reconcile_interval_ms = 24 * 3'600'000LL;
 };
 
-// Users whose analytics the batch recomputes, and the counts of what was done to them.
+// What recomputing some users did, and where its time went (poll and commit are the batch's).
 struct UserWork {
-  int64_t users = 0;
-  int64_t computed = 0;
-  int64_t inserted = 0;
-  int64_t updated = 0;
-  int64_t deleted = 0;
-  int64_t unchanged = 0;
-  int64_t dead_letters = 0;
-  BatchReport::Phases time;  // read, compute and write (poll and commit are the batch's)
-};
-
-// One analytics document a batch inserted or updated (deletions raise no event).
-struct AnalyticsChange {
-  Metric metric = Metric::kSteps;
-  TimeRange range = TimeRange::k7Day;
-  bool inserted = false;  // else updated
-  BsonDoc fields;         // the fields written ($set body: everything but _id, createdAt, __v)
-};
-
-// Receives the users whose analytics changed visibly (analytics spec section 5: backend events).
-// The engine calls OnUserChanged during a batch, after the user's writes were acknowledged, and
-// then exactly one of OnBatchCommitted (the checkpoint was saved: the events may go out) or
-// OnBatchAbandoned (the batch failed: it will be replayed, drop what it announced). Called from
-// the engine's thread only; implementations must not block (queue and return).
-class ChangeListener {
- public:
-  virtual ~ChangeListener() = default;
-  virtual void OnUserChanged(const ObjectId& user, Instant calculated_at,
-                             std::vector<AnalyticsChange>&& changes) = 0;
-  virtual void OnBatchCommitted(int64_t batch_id) = 0;
-  virtual void OnBatchAbandoned(int64_t batch_id) = 0;
+  WorkCounts counts;
+  BatchPhases time;  // read, compute and write
 };
 
 class Engine {
  public:
   // The engine borrows everything; all must outlive it.
-  Engine(Store& store, CheckpointStore& checkpoint, DeadLetterLog& dead_letters,
+  Engine(Store& store, CheckpointStore& checkpoint, DeadLetterSink& dead_letters,
          const EngineOptions& options);
 
   // Runs one batch at the batch clock `now` (engine spec section 2): the due part of the daily
@@ -120,12 +92,11 @@ class Engine {
   static constexpr size_t kUsersPerSlice = 128;
   // How long full batches of a backlog may leave their users to a scheduled pass (RunBatch).
   static constexpr Instant kMaxBacklogDeferMs = 10 * 60 * 1000;
-  static void Accumulate(const UserWork& w, UserWork* into);
-  void DeadLetterVersion(const ChangedVersion& v, Instant now, int64_t batch_id, int64_t* count);
+  void DeadLetterVersion(const ChangedVersion& v, int64_t batch_id, int64_t* count);
 
   Store& store_;
   CheckpointStore& checkpoint_;
-  DeadLetterLog& dead_letters_;
+  DeadLetterSink& dead_letters_;
   EngineOptions options_;
   const std::atomic<bool>* stop_ = nullptr;
   ChangeListener* listener_ = nullptr;

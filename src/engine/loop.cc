@@ -53,9 +53,7 @@ Status RunLoop(Engine& engine, const LoopOptions& options, const std::atomic<boo
     }
     backoff = 1;
     summary->records_processed += report.records_processed;
-    summary->users_recomputed += report.users_recomputed;
-    summary->analytics_written += report.analytics_written;
-    summary->dead_letters += report.dead_letters;
+    summary->counts += report.counts;
     summary->last_watermark = report.watermark_to;
     if (options.adaptive)
       interval = NextAdaptiveInterval(interval, report.records_processed > 0,

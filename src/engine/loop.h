@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "engine/engine.h"
-#include "observe/batch_log.h"
 
 namespace ha {
 
@@ -24,11 +23,9 @@ struct SessionSummary {
   int64_t batches = 0;
   int64_t failed_batches = 0;
   int64_t records_processed = 0;
-  int64_t users_recomputed = 0;
-  int64_t analytics_written = 0;
-  int64_t dead_letters = 0;
+  WorkCounts counts;  // of the completed batches
   Instant started = 0;
-  std::string last_watermark;
+  std::optional<Instant> last_watermark;
   bool abandoned = false;  // the last batch was abandoned before writing because of a stop
 };
 

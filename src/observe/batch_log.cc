@@ -15,23 +15,24 @@ std::string BatchReportJson(const BatchReport& r) {
   j["batch_clock"] = FormatInstant(r.clock);
   j["processing_time_ms"] = r.processing_time_ms();
   j["records_processed"] = r.records_processed;
-  j["analytics_computed"] = r.analytics_computed;
-  j["analytics_written"] = r.analytics_written;
-  j["analytics_inserted"] = r.analytics_inserted;
-  j["analytics_updated"] = r.analytics_updated;
-  j["analytics_deleted"] = r.analytics_deleted;
-  j["analytics_unchanged"] = r.analytics_unchanged;
-  j["users_recomputed"] = r.users_recomputed;
+  j["analytics_computed"] = r.counts.computed;
+  j["analytics_written"] = r.counts.written();
+  j["analytics_inserted"] = r.counts.inserted;
+  j["analytics_updated"] = r.counts.updated;
+  j["analytics_deleted"] = r.counts.deleted;
+  j["analytics_unchanged"] = r.counts.unchanged;
+  j["users_recomputed"] = r.counts.users;
   j["recompute_users"] = r.recompute_users;
   j["deferred_users"] = r.deferred_users;
-  j["dead_letters"] = r.dead_letters;
+  j["dead_letters"] = r.counts.dead_letters;
   // Milliseconds with microsecond precision.
   auto& phase_ms = j["phase_ms"] = nlohmann::ordered_json::object();
   for (const auto& [name, us] : r.phases.Named()) phase_ms[name] = static_cast<double>(us) / 1000.0;
-  j["watermark_from"] = r.watermark_from.empty() ? nlohmann::ordered_json(nullptr)
-                                                 : nlohmann::ordered_json(r.watermark_from);
-  j["watermark_to"] = r.watermark_to.empty() ? nlohmann::ordered_json(nullptr)
-                                             : nlohmann::ordered_json(r.watermark_to);
+  auto instant = [](const std::optional<Instant>& t) {
+    return t ? nlohmann::ordered_json(FormatInstant(*t)) : nlohmann::ordered_json(nullptr);
+  };
+  j["watermark_from"] = instant(r.watermark_from);
+  j["watermark_to"] = instant(r.watermark_to);
   j["more_pending"] = r.more_pending;
   if (r.next_interval_seconds >= 0) j["next_interval_seconds"] = r.next_interval_seconds;
   j["status"] = r.failed ? "failed" : "completed";

@@ -9,22 +9,12 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "engine/listener.h"
 
 namespace ha {
 
-struct DeadLetter {
-  Instant recorded_at = 0;
-  int64_t batch_id = 0;
-  std::string doc_id;   // 24-hex, or the value as found
-  std::string user_id;  // 24-hex, or the value as found
-  std::optional<Instant> updated_at;
-  std::string field;       // metrics.<name>, metrics, date, userId; or "user" for whole users
-  std::string reason;      // type, non-finite, range, wearable, missing, overflow, write-failed
-  std::string value_json;  // relaxed Extended JSON of the value ("null" when none)
-};
-
 // Appends dead letters, never twice for the same (doc_id, updated_at, field). Not thread-safe.
-class DeadLetterLog {
+class DeadLetterLog final : public DeadLetterSink {
  public:
   explicit DeadLetterLog(std::string dir) : dir_(std::move(dir)) {}
 
@@ -35,7 +25,7 @@ class DeadLetterLog {
 
   // Appends `letter` unless its key was written before; returns whether it was written.
   // A file that cannot be written is reported once on stderr and the letter is counted anyway.
-  bool Record(const DeadLetter& letter);
+  bool Record(const DeadLetter& letter) override;
 
   // Letters written by this process, by reason.
   const std::map<std::string, int64_t>& counts_by_reason() const { return counts_; }

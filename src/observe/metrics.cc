@@ -83,17 +83,10 @@ void MetricsRegistry::RecordBatch(const BatchReport& r) {
   } else {
     ++m_.batches_completed;
     m_.last_success = r.end_time;
-    if (!r.watermark_to.empty()) {
-      auto w = ParseInstant(r.watermark_to);
-      if (w.ok()) m_.watermark = *w;
-    }
+    if (r.watermark_to) m_.watermark = *r.watermark_to;
   }
   m_.documents_read += r.records_processed;
-  m_.users_recomputed += r.users_recomputed;
-  m_.analytics_inserted += r.analytics_inserted;
-  m_.analytics_updated += r.analytics_updated;
-  m_.analytics_deleted += r.analytics_deleted;
-  m_.analytics_unchanged += r.analytics_unchanged;
+  m_.counts += r.counts;
   for (const auto& [name, us] : r.phases.Named())
     m_.phase_seconds[name] += static_cast<double>(us) / 1e6;
   for (size_t i = 0; i < kBatchDurationBuckets.size(); ++i)
@@ -164,20 +157,20 @@ std::string MetricsRegistry::Render(Instant now, Names names) const {
 
   x.Family("health_analytics_users_recomputed_total", "counter",
            "Users whose analytics were recomputed (changed users and the daily recompute).");
-  x.Sample("health_analytics_users_recomputed_total", "", Number(m.users_recomputed));
+  x.Sample("health_analytics_users_recomputed_total", "", Number(m.counts.users));
 
   x.Family("health_analytics_analytics_written_total", "counter",
            "Analytics documents written, by operation.");
   x.Sample("health_analytics_analytics_written_total", Label("operation", "insert"),
-           Number(m.analytics_inserted));
+           Number(m.counts.inserted));
   x.Sample("health_analytics_analytics_written_total", Label("operation", "update"),
-           Number(m.analytics_updated));
+           Number(m.counts.updated));
   x.Sample("health_analytics_analytics_written_total", Label("operation", "delete"),
-           Number(m.analytics_deleted));
+           Number(m.counts.deleted));
 
   x.Family("health_analytics_analytics_unchanged_total", "counter",
            "Analytics documents recomputed with unchanged content, so not written.");
-  x.Sample("health_analytics_analytics_unchanged_total", "", Number(m.analytics_unchanged));
+  x.Sample("health_analytics_analytics_unchanged_total", "", Number(m.counts.unchanged));
 
   x.Family("health_analytics_batch_phase_seconds_total", "counter",
            "Wall-clock seconds batches spent per phase: poll (the changed documents), read "
@@ -239,7 +232,7 @@ std::string MetricsRegistry::Render(Instant now, Names names) const {
     x.Family("spark_analytics_analytics_written_total", "counter",
              "Kept from the old job: analytics documents inserted or updated.");
     x.Sample("spark_analytics_analytics_written_total", "",
-             Number(m.analytics_inserted + m.analytics_updated));
+             Number(m.counts.inserted + m.counts.updated));
     int64_t dead = 0;
     for (const auto& [reason, n] : m.dead_letters_by_reason) dead += n;
     x.Family("spark_analytics_dead_letters_total", "counter",

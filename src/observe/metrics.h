@@ -29,11 +29,7 @@ struct MetricsSnapshot {
   int64_t batches_completed = 0;
   int64_t batches_failed = 0;
   int64_t documents_read = 0;
-  int64_t users_recomputed = 0;
-  int64_t analytics_inserted = 0;
-  int64_t analytics_updated = 0;
-  int64_t analytics_deleted = 0;
-  int64_t analytics_unchanged = 0;
+  WorkCounts counts;  // of the completed and failed batches (users, inserted, updated, ...)
   // Seconds spent per batch phase (BatchReport::Phases): poll, read, compute, write, commit.
   std::map<std::string, double> phase_seconds;
   std::map<std::string, int64_t> dead_letters_by_reason;

@@ -77,9 +77,9 @@ void Monitor::OnBatch(const BatchReport& report, double next_interval, bool data
   p.end_time = report.end_time;
   p.duration_ms = report.processing_time_ms();
   p.records = report.records_processed;
-  p.users = report.users_recomputed;
-  p.written = report.analytics_inserted + report.analytics_updated + report.analytics_deleted;
-  p.dead_letters = report.dead_letters;
+  p.users = report.counts.users;
+  p.written = report.counts.written();
+  p.dead_letters = report.counts.dead_letters;
   p.failed = report.failed;
   history_.push_back(p);
   while (history_.size() > options_.history_size) history_.pop_front();
@@ -162,11 +162,11 @@ HttpReply Monitor::Detailed(Instant now) const {
   int64_t dead = 0;
   for (const auto& [reason, n] : m.dead_letters_by_reason) dead += n;
   j["totals"] = {{"documents_read", m.documents_read},
-                 {"users_recomputed", m.users_recomputed},
-                 {"analytics_inserted", m.analytics_inserted},
-                 {"analytics_updated", m.analytics_updated},
-                 {"analytics_deleted", m.analytics_deleted},
-                 {"analytics_unchanged", m.analytics_unchanged},
+                 {"users_recomputed", m.counts.users},
+                 {"analytics_inserted", m.counts.inserted},
+                 {"analytics_updated", m.counts.updated},
+                 {"analytics_deleted", m.counts.deleted},
+                 {"analytics_unchanged", m.counts.unchanged},
                  {"dead_letters", dead},
                  {"events", m.events_by_result}};
   Json config = Json::object();

@@ -1,4 +1,4 @@
-#include "observe/events_body.h"
+#include "events/events_body.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "observe/events.h"
+#include "events/events.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>

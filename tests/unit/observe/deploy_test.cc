@@ -79,7 +79,7 @@ std::set<std::string> ExportedFamilies() {
   MetricsRegistry m("v", 60, 0);
   BatchReport r;
   r.end_time = 1000;
-  r.watermark_to = "2025-11-20T00:00:00Z";
+  r.watermark_to = *ParseInstant("2025-11-20T00:00:00Z");
   m.RecordBatch(r);
   const auto p =
       testing_util::ParsePromText(m.Render(2000, MetricsRegistry::Names::kCurrentAndLegacy));

@@ -24,8 +24,8 @@ BatchReport Completed(int64_t id, Instant start) {
   r.end_time = start + 120;
   r.clock = start;
   r.records_processed = 12;
-  r.analytics_updated = 3;
-  r.watermark_to = FormatInstant(start - 1000);
+  r.counts.updated = 3;
+  r.watermark_to = start - 1000;
   return r;
 }
 

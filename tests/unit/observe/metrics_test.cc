@@ -26,12 +26,12 @@ BatchReport Batch(int64_t id, int64_t duration_ms, bool failed = false) {
   r.failed = failed;
   if (!failed) {
     r.records_processed = 10 * id;
-    r.users_recomputed = id;
-    r.analytics_inserted = 3;
-    r.analytics_updated = 2;
-    r.analytics_deleted = 1;
-    r.analytics_unchanged = 4;
-    r.watermark_to = FormatInstant(r.start_time - 5'000);
+    r.counts.users = id;
+    r.counts.inserted = 3;
+    r.counts.updated = 2;
+    r.counts.deleted = 1;
+    r.counts.unchanged = 4;
+    r.watermark_to = r.start_time - 5'000;
   } else {
     r.errors = {"boom"};
   }

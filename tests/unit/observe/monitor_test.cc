@@ -46,11 +46,11 @@ BatchReport Batch(int64_t id, Instant start, bool failed = false) {
   r.clock = start;
   r.failed = failed;
   r.records_processed = failed ? 0 : 7;
-  r.users_recomputed = failed ? 0 : 2;
-  r.analytics_inserted = failed ? 0 : 4;
-  r.dead_letters = failed ? 0 : 1;
-  r.watermark_from = FormatInstant(start - 20'000);
-  if (!failed) r.watermark_to = FormatInstant(start - 10'000);
+  r.counts.users = failed ? 0 : 2;
+  r.counts.inserted = failed ? 0 : 4;
+  r.counts.dead_letters = failed ? 0 : 1;
+  r.watermark_from = start - 20'000;
+  if (!failed) r.watermark_to = start - 10'000;
   if (failed) r.errors = {"write refused"};
   return r;
 }

@@ -1,4 +1,4 @@
-#include "observe/events_body.h"
+#include "events/events_body.h"
 
 #include <fmt/compile.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "observe/events.h"
+#include "events/events.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -17,7 +17,7 @@
 #include <unordered_map>
 
 #include "core/version.h"
-#include "observe/events_body.h"
+#include "events/events_body.h"
 
 namespace ha {
 namespace {

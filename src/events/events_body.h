@@ -11,7 +11,7 @@
 
 #include "core/object_id.h"
 #include "core/time.h"
-#include "engine/engine.h"
+#include "engine/listener.h"
 
 namespace ha {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "engine/engine.h"
+#include "engine/listener.h"
 
 namespace ha {
 
