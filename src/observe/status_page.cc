@@ -187,6 +187,14 @@ const batchPlugin = {
     const {ctx, chartArea: a, scales: {x}} = chart, m = chart.$batch;
     if (!m) return;
     ctx.save();
+    // A failed batch or a small non-zero value stays visible: at least 2 px high.
+    const bars = chart.getDatasetMeta(0).data;
+    m.values.forEach((v, i) => {
+      const bar = bars[i];
+      if (!bar || !(v > 0 || m.failed[i]) || Math.abs(bar.base - bar.y) >= 2) return;
+      ctx.fillStyle = m.failed[i] ? FAILED : m.color;
+      ctx.fillRect(bar.x - bar.width / 2, a.bottom - 2, bar.width, 2);
+    });
     ctx.fillStyle = "#1d2330";
     ctx.font = "600 10px system-ui, sans-serif";
     ctx.textAlign = "center";
