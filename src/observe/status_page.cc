@@ -357,20 +357,32 @@ function metricCard(metric, label, unit, byRange) {
   box.appendChild(canvas);
   card.appendChild(box);
   if (longest) {
-    const pts = longest.historicalData;
+    // x in days since the epoch, so a day without data is a gap in the line, not a shorter step.
+    const DAY = 86400000, pts = longest.historicalData;
+    const data = [];
+    for (const p of pts) {
+      const x = Math.round(Date.parse(p.date) / DAY);
+      if (data.length && x > data[data.length - 1].x + 1) data.push({x: x - 1, y: null});
+      data.push({x, y: p.value});
+    }
     const anomalous = RANGES.some(([r]) => byRange[r] && byRange[r].analytics && byRange[r].analytics.anomalyDetected);
+    const mark = (i, yes, no) => i === data.length - 1 && anomalous ? yes : no;
     canvas.dataset.points = String(pts.length);
     canvas.dataset.range = longest.timeRange;
     userCharts.push({canvas, config: {
       type: "line",
-      data: {labels: pts.map((p) => day(p.date).slice(5)),
-             datasets: [{data: pts.map((p) => p.value), borderColor: LINE, backgroundColor: LINE, borderWidth: 2,
-                         pointRadius: pts.map((_, i) => i === pts.length - 1 && anomalous ? 4 : 2),
-                         pointBackgroundColor: pts.map((_, i) => i === pts.length - 1 && anomalous ? FAILED : LINE),
-                         pointBorderColor: pts.map((_, i) => i === pts.length - 1 && anomalous ? FAILED : LINE)}]},
-      options: {scales: {x: {grid: {display: false}, ticks: {maxRotation: 0, autoSkip: true, maxTicksLimit: 8}},
+      data: {datasets: [{data, borderColor: LINE, backgroundColor: LINE, borderWidth: 2, spanGaps: false, clip: 6,
+                         pointRadius: data.map((_, i) => mark(i, 4, 2)),
+                         pointBackgroundColor: data.map((_, i) => mark(i, FAILED, LINE)),
+                         pointBorderColor: data.map((_, i) => mark(i, FAILED, LINE))}]},
+      options: {layout: {padding: {right: 6, top: 6}},
+                scales: {x: {type: "linear", grid: {display: false}, min: data[0].x, max: data[data.length - 1].x,
+                             ticks: {maxRotation: 0, maxTicksLimit: 8, stepSize: 1,
+                                     callback: (v) => new Date(v * DAY).toISOString().slice(5, 10)}},
                          y: {grid: {color: "#e4e7ec"}, ticks: {maxTicksLimit: 4}}},
-                plugins: {tooltip: {callbacks: {label: (c) => fmtVal(c.raw) + " " + unit}}}},
+                plugins: {tooltip: {callbacks: {
+                  title: (items) => new Date(items[0].parsed.x * DAY).toISOString().slice(0, 10),
+                  label: (c) => fmtVal(c.parsed.y) + " " + unit}}}},
       plugins: [{id: "painted", afterRender: (c) => countPainted(c.canvas, {line: LINE, anomaly: FAILED})}],
     }});
   }
