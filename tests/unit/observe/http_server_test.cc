@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -48,7 +49,12 @@ class HttpServerTest : public ::testing::Test {
   void SetUp() override {
     server_.SetUserAnalyticsLookup([this](const ObjectId& id) {
       ++lookups_;
-      return lookup_(id);
+      UserAnalyticsLookup lookup;
+      {
+        std::lock_guard lock(lookup_mu_);
+        lookup = lookup_;
+      }
+      return lookup(id);
     });
     Status st = server_.Start("127.0.0.1", 0);
     ASSERT_TRUE(st.ok()) << st.message();
@@ -63,7 +69,12 @@ class HttpServerTest : public ::testing::Test {
   }
 
   std::atomic<Instant> now_{kT0};
-  // What /api/users/<id>/analytics finds; set by each test before its requests.
+  // What /api/users/<id>/analytics finds (none by default), from the server's threads.
+  void SetLookup(UserAnalyticsLookup lookup) {
+    std::lock_guard lock(lookup_mu_);
+    lookup_ = std::move(lookup);
+  }
+  std::mutex lookup_mu_;
   UserAnalyticsLookup lookup_ = [](const ObjectId&) -> Result<std::vector<std::string>> {
     return std::vector<std::string>{};
   };
@@ -181,18 +192,18 @@ std::string Doc(const std::string& metric, const std::string& range) {
 }
 
 TEST_F(HttpServerTest, UserAnalyticsAnswersTheLookupsDocuments) {
-  ObjectId asked;
-  lookup_ = [&](const ObjectId& id) -> Result<std::vector<std::string>> {
-    asked = id;
+  std::promise<std::string> asked;
+  SetLookup([&](const ObjectId& id) -> Result<std::vector<std::string>> {
+    asked.set_value(id.ToHex());
     return std::vector<std::string>{Doc("steps", "7day"), Doc("weight", "90day")};
-  };
+  });
   // Upper-case hex is an ObjectId too; the answer names it in lower case.
   auto r = Get("/api/users/65A1B2C3D4E5F60718293A4B/analytics");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
   EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
-  EXPECT_EQ(asked.ToHex(), "65a1b2c3d4e5f60718293a4b");
+  EXPECT_EQ(asked.get_future().get(), "65a1b2c3d4e5f60718293a4b");
   const json j = json::parse(r->body);
   EXPECT_EQ(j["userId"], "65a1b2c3d4e5f60718293a4b");
   EXPECT_EQ(j["count"], 2);
@@ -241,9 +252,9 @@ TEST_F(HttpServerTest, AUserWithoutDocumentsIsA404) {
 }
 
 TEST_F(HttpServerTest, ADatabaseThatIsDownIsA503AndOtherFailuresA502) {
-  lookup_ = [](const ObjectId&) -> Result<std::vector<std::string>> {
+  SetLookup([](const ObjectId&) -> Result<std::vector<std::string>> {
     return Unavailable("No suitable servers found");
-  };
+  });
   auto r = Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503) << r->body;
@@ -251,9 +262,9 @@ TEST_F(HttpServerTest, ADatabaseThatIsDownIsA503AndOtherFailuresA502) {
   EXPECT_EQ(j["error"], "the database is unreachable, try again later: No suitable servers found");
   EXPECT_EQ(j["userId"], "65a1b2c3d4e5f60718293a4b");
 
-  lookup_ = [](const ObjectId&) -> Result<std::vector<std::string>> {
+  SetLookup([](const ObjectId&) -> Result<std::vector<std::string>> {
     return Internal("not authorized on db");
-  };
+  });
   r = Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 502) << r->body;
@@ -263,11 +274,11 @@ TEST_F(HttpServerTest, ADatabaseThatIsDownIsA503AndOtherFailuresA502) {
 TEST_F(HttpServerTest, OneLookupAtATimeLeavesTheProbesTheirThreads) {
   std::promise<void> entered, release;
   std::shared_future<void> released = release.get_future().share();
-  lookup_ = [&](const ObjectId&) -> Result<std::vector<std::string>> {
+  SetLookup([&](const ObjectId&) -> Result<std::vector<std::string>> {
     entered.set_value();
     released.wait();
     return std::vector<std::string>{Doc("steps", "7day")};
-  };
+  });
   auto slow = std::async(std::launch::async,
                          [&] { return Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics"); });
   entered.get_future().wait();
