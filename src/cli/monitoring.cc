@@ -3,9 +3,55 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "cli/engine_setup.h"
 #include "core/version.h"
+#include "observe/events_body.h"
 
 namespace ha::cli {
+namespace {
+
+// The secrets a database error message could repeat: the MONGO_URI password (as written and
+// percent-decoded) and SERVICE_TOKEN.
+std::vector<std::string> Secrets(const Config& c) {
+  std::vector<std::string> out;
+  if (!c.service_token.empty()) out.push_back(c.service_token);
+  const std::string& uri = c.mongo_uri;
+  const size_t scheme = uri.find("://");
+  if (scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t at = uri.rfind('@', std::min(uri.find_first_of("/?", start), uri.size()));
+    const size_t colon = uri.find(':', start);
+    if (at != std::string::npos && at >= start && colon < at && at > colon + 1) {
+      const std::string raw = uri.substr(colon + 1, at - colon - 1);
+      out.push_back(raw);
+      std::string decoded;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        auto hex = [&](size_t k) { return std::isxdigit(static_cast<unsigned char>(raw[k])); };
+        if (raw[i] == '%' && i + 2 < raw.size() && hex(i + 1) && hex(i + 2)) {
+          decoded += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          decoded += raw[i];
+        }
+      }
+      if (decoded != raw) out.push_back(decoded);
+    }
+  }
+  return out;
+}
+
+std::string Masked(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& s : secrets)
+    for (size_t pos = 0; (pos = text.find(s, pos)) != std::string::npos; pos += 3)
+      text.replace(pos, s.size(), "***");
+  return text;
+}
+
+}  // namespace
 
 std::vector<std::pair<std::string, std::string>> ConfigSummary(const Config& c) {
   auto num = [](double v) { return fmt::format("{:g}", v); };
@@ -36,6 +82,28 @@ std::vector<std::pair<std::string, std::string>> ConfigSummary(const Config& c) 
   };
 }
 
+UserAnalyticsLookup UserAnalyticsFromDatabase(const Config& c) {
+  StoreOptions options = StoreOptionsFrom(c);
+  options.server_selection_timeout_ms = 5000;  // a page waits seconds for its 503, not 30 s
+  const std::vector<std::string> secrets = Secrets(c);
+  auto opened = Store::Open(options);
+  if (!opened.ok()) {
+    const Status st(opened.status().code(), Masked(opened.status().message(), secrets));
+    return [st](const ObjectId&) -> Result<std::vector<std::string>> { return st; };
+  }
+  auto store = std::shared_ptr<Store>(std::move(opened).value());
+  auto mu = std::make_shared<std::mutex>();
+  return [store, mu, secrets](const ObjectId& user) -> Result<std::vector<std::string>> {
+    std::lock_guard lock(*mu);
+    auto docs = store->ReadUserAnalytics(user);
+    if (!docs.ok()) return Status(docs.status().code(), Masked(docs.status().message(), secrets));
+    std::vector<std::string> out;
+    out.reserve(docs->size());
+    for (const BsonDoc& d : *docs) out.push_back(PlainJson(d.get()));
+    return out;
+  };
+}
+
 EngineMonitoring::EngineMonitoring(EngineEnv& env, bool with_http) : env_(env) {
   const Config& c = env.config;
   MonitorOptions o;
@@ -50,6 +118,7 @@ EngineMonitoring::EngineMonitoring(EngineEnv& env, bool with_http) : env_(env) {
   WriteTextfile();
   if (with_http && c.health_check_port != 0) {
     http_ = std::make_unique<HttpServer>(*monitor_);
+    http_->SetUserAnalyticsLookup(UserAnalyticsFromDatabase(c));
     if (Status st = http_->Start(c.health_check_host, c.health_check_port); st.ok()) {
       spdlog::info("HTTP endpoints on http://{}:{}/ (status page, /health, /metrics)",
                    c.health_check_host, http_->port());

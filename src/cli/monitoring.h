@@ -21,13 +21,20 @@ namespace ha::cli {
 // password in MONGO_URI (and in BACKEND_API_URL) masked and SERVICE_TOKEN reduced to set/unset.
 std::vector<std::pair<std::string, std::string>> ConfigSummary(const Config& config);
 
+// The source of the status page's per-user view (/api/users/<id>/analytics): the user's analytics
+// documents read from the configured database by a Store of its own (a libmongoc client serves
+// one thread at a time, and the engine's is busy with batches), as the plain JSON the app's API
+// serves. A server selection gives up after 5 s unless MONGO_URI sets serverSelectionTimeoutMS.
+// Error messages have the MONGO_URI password and SERVICE_TOKEN masked as "***". Thread-safe.
+UserAnalyticsLookup UserAnalyticsFromDatabase(const Config& config);
+
 class EngineMonitoring {
  public:
   // Reads the checkpoint's watermark (for the lag before the first batch) and writes the
   // textfile once. With `with_http` and HEALTH_CHECK_PORT != 0, serves the HTTP endpoints on
-  // HEALTH_CHECK_HOST:HEALTH_CHECK_PORT; a failure to listen is logged as a warning and the
-  // engine runs on without them (probes then fail, which is what an operator should see).
-  // Borrows `env`, which must outlive this object.
+  // HEALTH_CHECK_HOST:HEALTH_CHECK_PORT, the per-user view included (UserAnalyticsFromDatabase); a
+  // failure to listen is logged as a warning and the engine runs on without them (probes then fail,
+  // which is what an operator should see). Borrows `env`, which must outlive this object.
   EngineMonitoring(EngineEnv& env, bool with_http);
   ~EngineMonitoring();
 

@@ -151,7 +151,10 @@ std::string EventBodyJson(const ObjectId& user, std::span<const std::string> ite
                  R"(],"count":{},"batchIndex":{},"totalBatches":{},"documentId":)", items.size(),
                  batch_index, total_batches);
   AppendJsonString(document_id, &out);
-  fmt::format_to(std::back_inserter(out), R"(,"timestamp":{}}}}})", timestamp);
+  // isBatch and userId are what the React dashboard reads from `data` (it labels an event
+  // without isBatch a "single update"): the old job sent both.
+  fmt::format_to(std::back_inserter(out), R"(,"timestamp":{},"isBatch":true,"userId":"{}"}}}})",
+                 timestamp, user.ToHex());
   return out;
 }
 

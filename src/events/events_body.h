@@ -33,7 +33,8 @@ std::string EventItemJson(const AnalyticsChange& change, Instant calculated_at);
 
 // The request body of one event, serialized: {"userId", "eventType": "analytics:batch_update",
 // "data": {"analytics": [items...], "count": items.size(), "batchIndex", "totalBatches",
-// "documentId", "timestamp": epoch ms}}. `items` are EventItemJson strings, copied verbatim.
+// "documentId", "timestamp": epoch ms (a JSON integer, not a date string), "isBatch": true,
+// "userId": the same 24 hex digits}}. `items` are EventItemJson strings, copied verbatim.
 std::string EventBodyJson(const ObjectId& user, std::span<const std::string> items, int batch_index,
                           int total_batches, std::string_view document_id, Instant timestamp);
 

@@ -21,7 +21,51 @@ void Reply(httplib::Response& res, const HttpReply& reply) {
   res.set_content(reply.body, kJson);
 }
 
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+HttpReply ErrorReply(int code, std::string message, const std::string& user_hex = "") {
+  nlohmann::json j;
+  j["error"] = std::move(message);
+  if (!user_hex.empty()) j["userId"] = user_hex;
+  return {code, Dump(j)};
+}
+
 }  // namespace
+
+HttpReply UserAnalyticsReply(std::string_view id_text, const UserAnalyticsLookup& lookup) {
+  const std::optional<ObjectId> id = ObjectId::FromHex(id_text);
+  if (!id) {
+    // Echoed (shortened, JSON-escaped) so the caller sees what arrived after URL decoding.
+    const std::string shown(id_text.substr(0, 64));
+    return ErrorReply(400, fmt::format("user id \"{}{}\" is not an ObjectId: expected 24 "
+                                       "hexadecimal digits, e.g. 65a1b2c3d4e5f60718293a4b",
+                                       shown, id_text.size() > shown.size() ? "..." : ""));
+  }
+  const std::string hex = id->ToHex();
+  if (!lookup) return ErrorReply(501, "this process serves no per-user view", hex);
+  Result<std::vector<std::string>> docs = lookup(*id);
+  if (!docs.ok()) {
+    const Status& st = docs.status();
+    if (st.code() == StatusCode::kUnavailable)
+      return ErrorReply(503, "the database is unreachable, try again later: " + st.message(), hex);
+    return ErrorReply(502, "reading the analytics failed: " + st.message(), hex);
+  }
+  if (docs->empty())
+    return ErrorReply(404,
+                      fmt::format("user {} has no analytics documents (no usable healthmetrics in "
+                                  "the horizon, or not processed yet)",
+                                  hex),
+                      hex);
+  std::string body = fmt::format(R"({{"userId":"{}","count":{},"documents":[)", hex, docs->size());
+  for (size_t i = 0; i < docs->size(); ++i) {
+    if (i > 0) body += ',';
+    body += (*docs)[i];
+  }
+  body += "]}";
+  return {200, std::move(body)};
+}
 
 HttpServer::HttpServer(const Monitor& monitor, std::function<Instant()> clock)
     : monitor_(monitor), clock_(std::move(clock)) {}
@@ -65,6 +109,16 @@ Status HttpServer::Start(const std::string& host, int port) {
   });
   server->Get("/api/batches",
               [&m](const httplib::Request&, httplib::Response& res) { Reply(res, m.Batches()); });
+  server->Get(R"(/api/users/([^/]*)/analytics)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                std::unique_lock lock(lookup_mu_, std::try_to_lock);
+                if (!lock.owns_lock()) {
+                  res.set_header("Retry-After", "1");
+                  Reply(res, ErrorReply(503, "another user lookup is running; retry in a moment"));
+                  return;
+                }
+                Reply(res, UserAnalyticsReply(req.matches[1].str(), lookup_));
+              });
   server->Get("/metrics", [&m, clock](const httplib::Request&, httplib::Response& res) {
     res.set_content(m.MetricsText(clock()), kPrometheusText);
   });
@@ -74,9 +128,9 @@ Status HttpServer::Start(const std::string& host, int port) {
     nlohmann::json j;
     j["error"] = fmt::format("no endpoint {} {}", req.method, req.path);
     j["endpoints"] = {
-        "/",           "/health",      "/health/detailed", "/health/ready", "/health/live",
-        "/health/dlq", "/api/batches", "/metrics"};
-    res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+        "/",           "/health",      "/health/detailed",          "/health/ready", "/health/live",
+        "/health/dlq", "/api/batches", "/api/users/<id>/analytics", "/metrics"};
+    res.set_content(Dump(j), kJson);
   });
 
   errno = 0;

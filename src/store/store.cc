@@ -851,4 +851,24 @@ Status Store::InsertMany(bool users, std::vector<BsonDoc>& docs) {
   return Status::Ok();
 }
 
+Result<std::vector<BsonDoc>> Store::ReadUserAnalytics(const ObjectId& user) {
+  bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+  const bson_oid_t oid = ToOid(user);
+  bson_append_oid(&filter, "userId", -1, &oid);
+  bson_append_document_begin(&opts, "sort", -1, &sort);
+  bson_append_int32(&sort, "metricType", -1, 1);
+  bson_append_int32(&sort, "timeRange", -1, 1);
+  bson_append_document_end(&opts, &sort);
+  bson_append_int64(&opts, "limit", -1, kMaxUserAnalytics);
+  auto coll = impl_->Analytics();
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
+  bson_destroy(&filter);
+  bson_destroy(&opts);
+  std::vector<BsonDoc> out;
+  Status st = Drain(cursor.get(), "read the user's analytics documents",
+                    [&](const bson_t* doc) { out.emplace_back(bson_copy(doc)); });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace ha

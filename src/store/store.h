@@ -170,6 +170,13 @@ class Store {
   // The recommended indexes and whether each is present (by key pattern), for `doctor`.
   Status CheckIndexes(std::vector<IndexInfo>* out);
 
+  // Every analytics document of `user` (at most kMaxUserAnalytics; 24 when the writer has
+  // cleaned up, more only while duplicates of the old model remain), whole, sorted by
+  // metricType then timeRange (as strings): the status page's per-user view. An empty vector
+  // when the user has none.
+  static constexpr int kMaxUserAnalytics = 1000;
+  Result<std::vector<BsonDoc>> ReadUserAnalytics(const ObjectId& user);
+
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);

@@ -1,7 +1,11 @@
 // What operators see of a real `run` against a real server: the HTTP endpoints through an
 // outage and recovery, /metrics and the node_exporter textfile growing with batches, the status
-// page rendered by headless Chromium, a busy port, and no secret anywhere.
+// page and its per-user view rendered by headless Chromium (with a screenshot), a busy port, and
+// no secret anywhere.
+//
+// HA_TEST_SCREENSHOTS=<folder> keeps the screenshots the tests take (user-view.png) there.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -11,8 +15,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -37,6 +43,53 @@ std::string Shell(const std::string& command, int* exit_code) {
   const int status = pclose(p);
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+bool HasChromium() {
+  int code = 1;
+  Shell("command -v chromium", &code);
+  if (code != 0)
+    std::fprintf(stderr, "status page not rendered: chromium is not installed (scripts/setup)\n");
+  return code == 0;
+}
+
+// Headless Chromium on `url` with `output` (--dump-dom, --screenshot=...), its profile under
+// `dir`; stdout, and the exit code in *code.
+std::string Chromium(const std::string& dir, const std::string& output, const std::string& url,
+                     int* code) {
+  const std::string profile = dir + "/chromium-profile";
+  std::string out = Shell(
+      "timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+      "--no-first-run --disable-background-networking --disable-component-update "
+      "--disable-sync --hide-scrollbars --user-data-dir=" +
+          profile + " --window-size=1280,1400 --virtual-time-budget=5000 " + output + " '" + url +
+          "'",
+      code);
+  std::filesystem::remove_all(profile);
+  return out;
+}
+
+// The opening tag of the first element after `from` in `dom` that has `marker` (an attribute
+// such as id="chart-docs"), or "".
+std::string TagWith(const std::string& dom, const std::string& marker, size_t from = 0) {
+  const size_t at = dom.find(marker, from);
+  if (at == std::string::npos) return "";
+  const size_t open = dom.rfind('<', at);
+  return dom.substr(open, dom.find('>', at) - open + 1);
+}
+
+// The value of attribute `name` in `tag`, or "" (absent).
+std::string Attr(const std::string& tag, const std::string& name) {
+  const std::string key = " " + name + "=\"";
+  const size_t at = tag.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return tag.substr(start, tag.find('"', start) - start);
+}
+
+int64_t AttrNumber(const std::string& tag, const std::string& name) {
+  const std::string v = Attr(tag, name);
+  return v.empty() ? -1 : std::stoll(v);
 }
 
 class ObserveTest : public ::testing::Test {
@@ -189,41 +242,206 @@ TEST_F(ObserveTest, RunReportsAnOutageThenReadinessMetricsAndTheStatusPage) {
     EXPECT_EQ(r->exit_code, 0) << r->output;
   }
 
-  // The status page in headless Chromium: charts drawn from these batches.
-  int has_chromium = 1;
-  Shell("command -v chromium", &has_chromium);
-  if (has_chromium == 0) {
+  // The status page in headless Chromium: Chart.js draws a bar per batch in each of the three
+  // charts (?selftest makes each chart count its pixels of the bar colour and of the failed red).
+  if (HasChromium()) {
     const json batches = GetJson("/api/batches")["batches"];
-    const std::string profile = dir_.path() + "/chromium-profile";
     int code = -1;
-    const std::string dom = Shell(
-        "timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic "
-        "--no-first-run --disable-background-networking --disable-component-update "
-        "--disable-sync --user-data-dir=" +
-            profile + " --window-size=1280,900 --virtual-time-budget=5000 --dump-dom " +
-            "http://127.0.0.1:" + std::to_string(port_) + "/",
-        &code);
+    const std::string dom =
+        Chromium(dir_.path(), "--dump-dom",
+                 "http://127.0.0.1:" + std::to_string(port_) + "/?selftest", &code);
     EXPECT_EQ(code, 0);
     EXPECT_NE(dom.find("data-loaded=\"1\""), std::string::npos) << "the page never loaded data";
-    // One bar per batch in each of the three charts, the first batch's among them.
-    std::set<int64_t> ids;
-    int bars = 0;
-    for (size_t pos = 0; (pos = dom.find("<rect ", pos)) != std::string::npos; ++pos) {
-      const std::string tag = dom.substr(pos, dom.find('>', pos) - pos);
-      const std::string id_attr = "data-batch-id=\"";
-      const size_t id = tag.find(id_attr);
-      if (tag.find("class=\"bar") == std::string::npos || id == std::string::npos) continue;
-      ++bars;
-      ids.insert(std::stoll(tag.substr(id + id_attr.size())));
+    for (const char* chart : {"chart-duration", "chart-docs", "chart-dead"}) {
+      const std::string tag = TagWith(dom, std::string("id=\"") + chart + "\"");
+      ASSERT_EQ(tag.rfind("<canvas", 0), 0u) << chart << ": " << dom.substr(0, 3000);
+      EXPECT_GE(AttrNumber(tag, "data-points"), static_cast<int64_t>(batches.size())) << tag;
+      EXPECT_EQ(AttrNumber(tag, "data-first-batch-id"), batches.front()["batch_id"].get<int64_t>())
+          << tag;
+      EXPECT_GE(AttrNumber(tag, "data-failed"), 1) << "the outage's batches: " << tag;
     }
-    EXPECT_GE(bars, 3 * static_cast<int>(batches.size()));
-    EXPECT_TRUE(ids.count(batches.front()["batch_id"].get<int64_t>())) << dom.substr(0, 3000);
-    EXPECT_NE(dom.find("class=\"bar failed\""), std::string::npos) << "the outage's batches";
+    // Bars painted: every completed batch took some time, and the failed ones too (each waited
+    // for the server selection).
+    const std::string duration = TagWith(dom, "id=\"chart-duration\"");
+    EXPECT_GT(AttrNumber(duration, "data-painted-bar"), 100) << duration;
+    EXPECT_GT(AttrNumber(duration, "data-painted-failed"), 20) << duration;
+    // The first batch read the seeded documents.
+    EXPECT_GT(AttrNumber(TagWith(dom, "id=\"chart-docs\""), "data-painted-bar"), 20);
     EXPECT_NE(dom.find(">ready<"), std::string::npos);
-    std::filesystem::remove_all(profile);
-  } else {
-    std::fprintf(stderr, "status page not rendered: chromium is not installed (scripts/setup)\n");
   }
+
+  kill(run, SIGTERM);
+  EXPECT_EQ(Wait(run), 0);
+  ExpectNoSecrets();
+}
+
+// The inner text of the per-user view's cell (metric, range, figure), tags removed.
+std::string UserCell(const std::string& dom, const std::string& metric, const std::string& range,
+                     const std::string& field) {
+  const size_t card = dom.find("data-metric=\"" + metric + "\"");
+  if (card == std::string::npos) return "(no card)";
+  const std::string key = "data-range=\"" + range + "\" data-field=\"" + field + "\">";
+  const size_t at = dom.find(key, card);
+  if (at == std::string::npos) return "(no cell)";
+  const size_t end = dom.find("</td>", at);
+  std::string text;
+  bool in_tag = false;
+  for (size_t i = at + key.size(); i < end; ++i) {
+    if (dom[i] == '<') in_tag = true;
+    if (!in_tag) text += dom[i];
+    if (dom[i] == '>') in_tag = false;
+  }
+  return text;
+}
+
+// One user's ten days of steps and sleep, the analytics worked by hand from the analytics spec
+// (section 3; today = d, steps goal 10000 and sleep goal 8 by default):
+//   steps d-9..d: 10000 10000 10000 5000 5000 5000 5000 5500 5000 15000
+//     7day:  W = the last 7, mean 45500/7 = 6500; P = the three 10000s, so -3500 = -35 %: down.
+//            Baseline = W without d: mean 5083.33, sd 204.1, z = 48.6: a high anomaly,
+//            100 * 9916.67 / 5083.33 = 195.1 -> "Steps 195% above average for this period".
+//     30day, 90day: W = all 10, mean 7550; no previous window: stable, 0 %. Baseline = the 9
+//            days before d: mean 6722.2, sd 2463.6, z = 3.36 > 3: high, 123 %.
+//     streak: d meets the goal, d-1 does not: 1; longest run d-9..d-7: 3.
+//   sleep d-9..d: 7 8 8 7.5 8 8.5 9 8 6.5 8: the runs of days >= 8 are d-8..d-7, d-5..d-2 and d,
+//     so streak 1, longest 4.
+TEST_F(ObserveTest, TheUserViewShowsAUsersAnalyticsInChromium) {
+  const std::string user = "65a1b2c3d4e5f60718293a4b";
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const int64_t today = now - now % 86'400'000;
+  const double steps[] = {10000, 10000, 10000, 5000, 5000, 5000, 5000, 5500, 5000, 15000};
+  const double sleep[] = {7, 8, 8, 7.5, 8, 8.5, 9, 8, 6.5, 8};
+  std::string lines;
+  for (int i = 0; i < 10; ++i)
+    lines += fmt::format(R"({{"userId":{{"$oid":"{}"}},"date":{{"$date":{{"$numberLong":"{}"}}}},)"
+                         R"("metrics":{{"steps":{},"sleepHours":{}}},"source":"googlefit",)"
+                         R"("updatedAt":{{"$date":{{"$numberLong":"{}"}}}}}})"
+                         "\n",
+                         user, today - (9 - i) * int64_t{86'400'000}, steps[i], sleep[i], now);
+  db_->InsertJsonLines("healthmetrics", lines);
+  const pid_t run = Spawn({"run"}, env_, dir_.path());
+  const std::string path = "/api/users/" + user + "/analytics";
+  json answer;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        answer = GetJson(path);
+        return answer.is_object() && answer.value("count", 0) == 6;
+      },
+      60))
+      << answer.dump();
+
+  // The API: the stored documents, as the app reads them (plain JSON, ISO dates).
+  EXPECT_EQ(answer["userId"], user);
+  bson_t filter = BSON_INITIALIZER;
+  bson_oid_t oid;
+  bson_oid_init_from_string(&oid, user.c_str());
+  BSON_APPEND_OID(&filter, "userId", &oid);
+  EXPECT_EQ(db_->Count("analytics", &filter), 6);
+  bson_destroy(&filter);
+  std::map<std::string, json> stored;  // "_id" -> the document, from the server directly
+  for (const std::string& line : db_->ExportCanonical("analytics")) {
+    const json d = json::parse(line);
+    stored[d["_id"]["$oid"].get<std::string>()] = d;
+  }
+  std::map<std::string, json> by_key;  // "steps/7day" -> the API's document
+  for (const json& d : answer["documents"]) {
+    by_key[d["metricType"].get<std::string>() + "/" + d["timeRange"].get<std::string>()] = d;
+    ASSERT_TRUE(stored.count(d["_id"].get<std::string>())) << d.dump();
+    const json& s = stored[d["_id"].get<std::string>()];
+    EXPECT_EQ(s["analytics"]["trend"], d["analytics"]["trend"]);
+    EXPECT_EQ(s["historicalData"].size(), d["historicalData"].size());
+    EXPECT_TRUE(d["calculatedAt"].is_string()) << "an ISO date, as the app sees it";
+  }
+  ASSERT_EQ(by_key.size(), 6u);
+  const json& w7 = by_key["steps/7day"]["analytics"];
+  EXPECT_EQ(w7["rollingAverage"].get<double>(), 6500);
+  EXPECT_EQ(w7["trend"], "down");
+  EXPECT_NEAR(w7["trendPercentage"].get<double>(), -35, 1e-9);
+  EXPECT_EQ(w7["streakDays"], 1);
+  EXPECT_EQ(w7["longestStreak"], 3);
+  EXPECT_EQ(w7["anomalyDetails"]["severity"], "high");
+  EXPECT_EQ(w7["anomalyDetails"]["message"], "Steps 195% above average for this period");
+  EXPECT_EQ(by_key["steps/7day"]["historicalData"].size(), 7u);
+  for (const char* range : {"30day", "90day"}) {
+    const json& a = by_key[std::string("steps/") + range]["analytics"];
+    EXPECT_EQ(a["rollingAverage"].get<double>(), 7550) << range;
+    EXPECT_EQ(a["trend"], "stable") << range;
+    EXPECT_EQ(a["anomalyDetails"]["severity"], "high") << range;
+    EXPECT_EQ(a["anomalyDetails"]["message"], "Steps 123% above average for this period");
+    EXPECT_EQ(by_key[std::string("steps/") + range]["historicalData"].size(), 10u);
+  }
+  EXPECT_EQ(by_key["sleepHours/30day"]["analytics"]["streakDays"], 1);
+  EXPECT_EQ(by_key["sleepHours/30day"]["analytics"]["longestStreak"], 4);
+
+  // Malformed and unknown ids.
+  auto bad = Get("/api/users/not-an-id/analytics");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_TRUE(json::parse(bad->body)["error"].is_string());
+  auto unknown = Get("/api/users/65a1b2c3d4e5f60718293a4c/analytics");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+
+  // The page, in headless Chromium: the figures above in the steps card, for each range, and
+  // the 90-day historicalData drawn with the anomalous last day in red.
+  if (HasChromium()) {
+    const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/?selftest#user=" + user;
+    int code = -1;
+    const std::string dom = Chromium(dir_.path(), "--dump-dom", url, &code);
+    EXPECT_EQ(code, 0);
+    EXPECT_NE(dom.find("data-user-code=\"200\""), std::string::npos) << dom.substr(0, 3000);
+    EXPECT_EQ(UserCell(dom, "steps", "7day", "average"), "6,500");
+    EXPECT_EQ(UserCell(dom, "steps", "30day", "average"), "7,550");
+    EXPECT_EQ(UserCell(dom, "steps", "90day", "average"), "7,550");
+    EXPECT_EQ(UserCell(dom, "steps", "7day", "trend"), "\u2193 down -35.0%");
+    EXPECT_EQ(UserCell(dom, "steps", "30day", "trend"), "stable +0.0%");
+    for (const char* range : {"7day", "30day", "90day"}) {
+      EXPECT_EQ(UserCell(dom, "steps", range, "streak"), "1 (3)") << range;
+      EXPECT_EQ(UserCell(dom, "steps", range, "anomaly"), "high") << range;
+      EXPECT_EQ(UserCell(dom, "sleepHours", range, "streak"), "1 (4)") << range;
+    }
+    EXPECT_EQ(UserCell(dom, "steps", "7day", "points"), "7 (100%)");
+    EXPECT_NE(dom.find("Steps 195% above average for this period"), std::string::npos);
+    const std::string chart =
+        TagWith(dom, "<canvas", dom.find("class=\"metric\" data-metric=\"steps\""));
+    EXPECT_EQ(AttrNumber(chart, "data-points"), 10) << chart;
+    EXPECT_EQ(Attr(chart, "data-range"), "90day") << chart;
+    EXPECT_GT(AttrNumber(chart, "data-painted-line"), 200) << chart;
+    EXPECT_GT(AttrNumber(chart, "data-painted-anomaly"), 10) << chart;
+
+    // The screenshot: a PNG of the window (look at it: HA_TEST_SCREENSHOTS).
+    const std::string png = dir_.path() + "/user-view.png";
+    Chromium(dir_.path(), "--screenshot=" + png, url, &code);
+    EXPECT_EQ(code, 0);
+    const std::string image = ReadFile(png);
+    ASSERT_GT(image.size(), 24u) << "no screenshot";
+    EXPECT_EQ(image.substr(0, 8), "\x89PNG\r\n\x1a\n");
+    auto be32 = [&](size_t at) {
+      return (uint32_t{static_cast<uint8_t>(image[at])} << 24) |
+             (uint32_t{static_cast<uint8_t>(image[at + 1])} << 16) |
+             (uint32_t{static_cast<uint8_t>(image[at + 2])} << 8) |
+             uint32_t{static_cast<uint8_t>(image[at + 3])};
+    };
+    EXPECT_EQ(image.substr(12, 4), "IHDR");
+    EXPECT_EQ(be32(16), 1280u);
+    EXPECT_EQ(be32(20), 1400u);
+    EXPECT_GT(image.size(), 50'000u) << "a blank page compresses to a few kB";
+    if (const char* keep = std::getenv("HA_TEST_SCREENSHOTS"); keep && *keep) {
+      std::filesystem::create_directories(keep);
+      std::filesystem::copy_file(png, std::string(keep) + "/user-view.png",
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
+
+  // The database goes away: 503, with a JSON reason.
+  server_.Stop();
+  auto down = Get(path);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503) << down->body;
+  EXPECT_NE(json::parse(down->body)["error"].get<std::string>().find("unreachable"),
+            std::string::npos);
 
   kill(run, SIGTERM);
   EXPECT_EQ(Wait(run), 0);

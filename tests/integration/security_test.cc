@@ -235,8 +235,9 @@ TEST(SecretsTest, NoCommandLogFileOrEndpointShowsThePasswordOrTheToken) {
           },
           60))
           << "no batch reported on /health/detailed";
-      for (const char* path : {"/", "/health", "/health/detailed", "/health/ready", "/health/live",
-                               "/health/dlq", "/metrics", "/api/batches"}) {
+      for (const char* path :
+           {"/", "/health", "/health/detailed", "/health/ready", "/health/live", "/health/dlq",
+            "/metrics", "/api/batches", "/api/users/65a1b2c3d4e5f60718293a4b/analytics"}) {
         auto r = HttpGet(port, path);
         EXPECT_TRUE(r) << path;
         if (!r) continue;

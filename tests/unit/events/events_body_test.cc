@@ -114,8 +114,12 @@ TEST(EventBodyJson, IsTheSpecShape) {
   EXPECT_EQ(j["data"]["totalBatches"], 3);
   EXPECT_EQ(j["data"]["documentId"], "doc-\"id\"");
   EXPECT_EQ(j["data"]["timestamp"].get<int64_t>(), 1763632845999);
+  ASSERT_TRUE(j["data"]["timestamp"].is_number_integer()) << "epoch ms, not a date string";
+  // The two fields the React dashboard reads from `data`.
+  EXPECT_EQ(j["data"]["isBatch"], true);
+  EXPECT_EQ(j["data"]["userId"], "65a1b2c3d4e5f60718290003");
   EXPECT_EQ(j.size(), 3u);
-  EXPECT_EQ(j["data"].size(), 6u);
+  EXPECT_EQ(j["data"].size(), 8u);
 }
 
 }  // namespace

@@ -136,6 +136,11 @@ TEST_F(EventPublisherTest, PostsTheSpecBodyWithTheHeaders) {
   ASSERT_TRUE(data["timestamp"].is_number_integer());
   EXPECT_GE(data["timestamp"].get<int64_t>(), before);
   EXPECT_LE(data["timestamp"].get<int64_t>(), after);
+  // What the dashboard reads to label the event a batch and to find its user.
+  EXPECT_EQ(data["isBatch"], true);
+  EXPECT_EQ(data["userId"], body["userId"]);
+  EXPECT_EQ(data["userId"], user.ToHex());
+  EXPECT_EQ(data.size(), 8u) << data.dump();
 
   ASSERT_EQ(data["analytics"].size(), 2u);
   const json& steps = data["analytics"][0];

@@ -6,7 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "prom_text.h"
 
@@ -42,6 +47,15 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void SetUp() override {
+    server_.SetUserAnalyticsLookup([this](const ObjectId& id) {
+      ++lookups_;
+      UserAnalyticsLookup lookup;
+      {
+        std::lock_guard lock(lookup_mu_);
+        lookup = lookup_;
+      }
+      return lookup(id);
+    });
     Status st = server_.Start("127.0.0.1", 0);
     ASSERT_TRUE(st.ok()) << st.message();
     ASSERT_GT(server_.port(), 0);
@@ -55,6 +69,16 @@ class HttpServerTest : public ::testing::Test {
   }
 
   std::atomic<Instant> now_{kT0};
+  // What /api/users/<id>/analytics finds (none by default), from the server's threads.
+  void SetLookup(UserAnalyticsLookup lookup) {
+    std::lock_guard lock(lookup_mu_);
+    lookup_ = std::move(lookup);
+  }
+  std::mutex lookup_mu_;
+  UserAnalyticsLookup lookup_ = [](const ObjectId&) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>{};
+  };
+  std::atomic<int> lookups_{0};
   Monitor monitor_;
   HttpServer server_;
 };
@@ -120,10 +144,22 @@ TEST_F(HttpServerTest, StatusPageIsSelfContained) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  const std::string& html = r->body;
-  EXPECT_NE(html.find("<svg"), std::string::npos);
+  // Chart.js, byte for byte the file the build embedded, inside the page's first <script>.
+  std::ifstream in(HA_CHARTJS, std::ios::binary);
+  const std::string chartjs{std::istreambuf_iterator<char>(in), {}};
+  ASSERT_GT(chartjs.size(), 100'000u) << HA_CHARTJS;
+  const size_t lib = r->body.find(chartjs);
+  ASSERT_NE(lib, std::string::npos) << "Chart.js is not embedded whole";
+  EXPECT_EQ(r->body.find(chartjs, lib + 1), std::string::npos) << "embedded twice";
+  EXPECT_EQ(r->body.rfind("<script>\n", lib), lib - 9) << "not at the start of a <script>";
+  EXPECT_EQ(r->body.compare(lib + chartjs.size(), 10, "\n</script>"), 0);
+  // The rest is the page's own: it polls the endpoints and draws with Chart.js.
+  const std::string html = r->body.substr(0, lib) + r->body.substr(lib + chartjs.size());
+  EXPECT_NE(html.find("new Chart("), std::string::npos);
+  EXPECT_NE(html.find("<canvas"), std::string::npos);
   EXPECT_NE(html.find("health/detailed"), std::string::npos);
   EXPECT_NE(html.find("api/batches"), std::string::npos);
+  EXPECT_NE(html.find("api/users/"), std::string::npos);
   // No external assets: no src/href attributes, no CSS imports or url(), no absolute URLs other
   // than the SVG namespace.
   std::string compact;  // lowercase, without blanks: catches `src =` and `HREF=` too
@@ -148,6 +184,134 @@ TEST_F(HttpServerTest, UnknownPathsAnswer404WithTheEndpoints) {
   EXPECT_EQ(j["error"], "no endpoint GET /nope");
   EXPECT_NE(std::find(j["endpoints"].begin(), j["endpoints"].end(), "/metrics"),
             j["endpoints"].end());
+}
+
+std::string Doc(const std::string& metric, const std::string& range) {
+  return json{{"metricType", metric}, {"timeRange", range}, {"analytics", {{"trend", "up"}}}}
+      .dump();
+}
+
+TEST_F(HttpServerTest, UserAnalyticsAnswersTheLookupsDocuments) {
+  std::promise<std::string> asked;
+  SetLookup([&](const ObjectId& id) -> Result<std::vector<std::string>> {
+    asked.set_value(id.ToHex());
+    return std::vector<std::string>{Doc("steps", "7day"), Doc("weight", "90day")};
+  });
+  // Upper-case hex is an ObjectId too; the answer names it in lower case.
+  auto r = Get("/api/users/65A1B2C3D4E5F60718293A4B/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(asked.get_future().get(), "65a1b2c3d4e5f60718293a4b");
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["userId"], "65a1b2c3d4e5f60718293a4b");
+  EXPECT_EQ(j["count"], 2);
+  ASSERT_EQ(j["documents"].size(), 2u);
+  EXPECT_EQ(j["documents"][0]["metricType"], "steps");
+  EXPECT_EQ(j["documents"][1]["timeRange"], "90day");
+  EXPECT_EQ(j["documents"][1]["analytics"]["trend"], "up");
+}
+
+TEST_F(HttpServerTest, AMalformedUserIdIsA400ThatSaysWhatIsExpected) {
+  for (const char* id : {"xyz", "65a1b2c3d4e5f60718293a4", "65a1b2c3d4e5f60718293a4b0",
+                         "65a1b2c3d4e5f60718293a4g", "%20%2065a1b2c3d4e5f60718293a4b",
+                         "65a1b2c3d4e5f6071829%00a4b", "'%3Cscript%3E'", "%FF%FE", ""}) {
+    auto r = Get(std::string("/api/users/") + id + "/analytics");
+    ASSERT_TRUE(r) << id;
+    EXPECT_EQ(r->status, 400) << id << ": " << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << id;
+    const json j = json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << id << ": " << r->body;
+    EXPECT_NE(j["error"].get<std::string>().find("expected 24 hexadecimal digits"),
+              std::string::npos)
+        << j.dump();
+    EXPECT_FALSE(j.contains("userId")) << j.dump();
+  }
+  // What arrived is echoed, shortened.
+  const std::string long_id(5000, 'a');
+  auto r = Get("/api/users/" + long_id + "/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_LT(r->body.size(), 300u);
+  EXPECT_EQ(json::parse(r->body)["error"].get<std::string>().rfind(
+                "user id \"" + std::string(64, 'a') + "...\" is not an ObjectId", 0),
+            0u)
+      << r->body;
+  EXPECT_EQ(lookups_, 0) << "a malformed id must not reach the database";
+}
+
+TEST_F(HttpServerTest, AUserWithoutDocumentsIsA404) {
+  auto r = Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["userId"], "65a1b2c3d4e5f60718293a4b");
+  EXPECT_NE(j["error"].get<std::string>().find("has no analytics documents"), std::string::npos);
+  EXPECT_EQ(lookups_, 1);
+}
+
+TEST_F(HttpServerTest, ADatabaseThatIsDownIsA503AndOtherFailuresA502) {
+  SetLookup([](const ObjectId&) -> Result<std::vector<std::string>> {
+    return Unavailable("No suitable servers found");
+  });
+  auto r = Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["error"], "the database is unreachable, try again later: No suitable servers found");
+  EXPECT_EQ(j["userId"], "65a1b2c3d4e5f60718293a4b");
+
+  SetLookup([](const ObjectId&) -> Result<std::vector<std::string>> {
+    return Internal("not authorized on db");
+  });
+  r = Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"], "reading the analytics failed: not authorized on db");
+}
+
+TEST_F(HttpServerTest, OneLookupAtATimeLeavesTheProbesTheirThreads) {
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  SetLookup([&](const ObjectId&) -> Result<std::vector<std::string>> {
+    entered.set_value();
+    released.wait();
+    return std::vector<std::string>{Doc("steps", "7day")};
+  });
+  auto slow = std::async(std::launch::async,
+                         [&] { return Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics"); });
+  entered.get_future().wait();
+  for (int i = 0; i < 6; ++i) {  // more than the server's 4 threads
+    auto busy = Get("/api/users/65a1b2c3d4e5f60718293a4c/analytics");
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->status, 503) << busy->body;
+    EXPECT_EQ(busy->get_header_value("Retry-After"), "1");
+    EXPECT_NE(json::parse(busy->body)["error"].get<std::string>().find("another user lookup"),
+              std::string::npos);
+  }
+  auto live = Get("/health/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  release.set_value();
+  auto first = slow.get();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(lookups_, 1);
+}
+
+TEST(HttpServer, WithoutALookupTheUserViewIsA501) {
+  Monitor monitor(MonitorOptions{}, kT0);
+  HttpServer server(monitor);
+  ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
+  httplib::Client client("127.0.0.1", server.port());
+  auto r = client.Get("/api/users/65a1b2c3d4e5f60718293a4b/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  EXPECT_EQ(json::parse(r->body)["error"], "this process serves no per-user view");
+  r = client.Get("/api/users/nope/analytics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << "validated first";
 }
 
 TEST_F(HttpServerTest, APortInUseIsAClearErrorNotASharedPort) {
