@@ -9,7 +9,7 @@
 
 #include "cli/engine_setup.h"
 #include "core/version.h"
-#include "observe/events_body.h"
+#include "events/events_body.h"
 
 namespace ha::cli {
 namespace {
