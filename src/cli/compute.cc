@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/jsonl.h"
+#include "cli/runner.h"
 #include "codec/analytics_doc.h"
 #include "codec/ejson.h"
 #include "codec/user.h"
@@ -235,70 +236,58 @@ File Open(const std::string& path, const char* mode) {
   return {path.empty() ? nullptr : std::fopen(path.c_str(), mode), &std::fclose};
 }
 
-}  // namespace
+struct ComputeFlags {
+  std::string users_path, dead_letters_path;
+};
 
-int RunCompute(int argc, char** argv) {
-  CLI::App app(
-      "Compute analytics offline: healthmetrics Extended JSON lines on stdin -> "
-      "analytics Extended JSON lines on stdout.",
-      "health-analytics compute");
-  std::string now_text, users_path, dead_letters_path;
-  app.add_option("--now", now_text,
-                 "the clock as an ISO-8601 instant (e.g. 2025-11-20T10:00:00Z); default: the "
-                 "system clock. Sets today, calculatedAt and expiresAt")
-      ->type_name("TS");
-  app.add_option("--users", users_path,
-                 "users collection as Extended JSON lines (goals under goals.*); without it "
-                 "everyone has the default goals")
-      ->type_name("FILE");
-  app.add_option("--dead-letters", dead_letters_path,
-                 "write invalid fields here as JSON lines (recorded_at, batch_id, doc_id, "
-                 "user_id, updated_at, field, reason, value); without it they are only counted")
-      ->type_name("FILE");
-  FlagValues flags;
-  AddConfigFlags(app, ConfigScope::kAnalyticsOnly, &flags);
-  app.footer(kFooter);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
-
-  auto config = LoadConfig(flags, ConfigScope::kAnalyticsOnly, false);
-  if (!config.ok()) {
-    std::fprintf(stderr, "health-analytics compute: %s\n", config.status().message().c_str());
-    return 2;
-  }
-  ComputeOptions options;
-  options.analytics = config->analytics;
-  options.result_ttl_days = config->result_ttl_days;
-  if (now_text.empty()) {
-    options.now = NowMillis();
-  } else {
-    auto now = ParseInstant(now_text);
-    if (!now.ok()) {
-      std::fprintf(stderr, "health-analytics compute: --now: %s\n", now.status().message().c_str());
-      return 2;
+// Feeds the non-blank lines of `file` to `add`; a line it refuses is reported on stderr with
+// its number and skipped (counted in *bad_lines). `after_line` runs after each line. kIo on a
+// read error.
+Status FeedLines(std::FILE* file, const std::string& source,
+                 const std::function<Status(std::string_view)>& add,
+                 const std::function<void()>& after_line, int* bad_lines) {
+  LineReader reader(file);
+  std::string_view line;
+  while (reader.Next(&line)) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
+    if (Status s = add(line); !s.ok()) {
+      ++*bad_lines;
+      std::fprintf(stderr, "health-analytics compute: %s line %lld: %s; line skipped\n",
+                   source.c_str(), static_cast<long long>(reader.line_number()),
+                   s.message().c_str());
     }
-    options.now = *now;
+    after_line();
   }
+  if (reader.error())
+    return IoError(fmt::format("error reading {}: {}", source, std::strerror(errno)));
+  return Status::Ok();
+}
 
-  auto users_file = Open(users_path, "rb");
-  if (!users_path.empty() && users_file == nullptr) {
-    std::fprintf(stderr,
-                 "health-analytics compute: cannot read the users file %s: %s (check --users)\n",
-                 users_path.c_str(), std::strerror(errno));
-    return 2;
-  }
-  auto dead_file = Open(dead_letters_path, "wb");
-  if (!dead_letters_path.empty() && dead_file == nullptr) {
-    std::fprintf(stderr,
-                 "health-analytics compute: cannot create the dead-letter file %s: %s (check "
-                 "--dead-letters)\n",
-                 dead_letters_path.c_str(), std::strerror(errno));
-    return 2;
-  }
+void PrintSummary(const ComputeCounts& c, bool recorded, int bad_lines) {
+  std::fprintf(stderr,
+               "health-analytics compute: %lld documents (%lld without userId, %lld repeated), "
+               "%lld users, %lld analytics documents, %lld dead letters%s, %d unparsable lines\n",
+               static_cast<long long>(c.documents), static_cast<long long>(c.skipped),
+               static_cast<long long>(c.duplicates), static_cast<long long>(c.users),
+               static_cast<long long>(c.analytics), static_cast<long long>(c.dead_letters),
+               !recorded && c.dead_letters > 0 ? " (not recorded: use --dead-letters)" : "",
+               bad_lines);
+}
+
+Outcome Compute(CommandContext& ctx, const ComputeFlags& flags) {
+  ComputeOptions options;
+  options.analytics = ctx.config.analytics;
+  options.result_ttl_days = ctx.config.result_ttl_days;
+  options.now = ctx.NowOrClock();
+  auto users_file = Open(flags.users_path, "rb");
+  if (!flags.users_path.empty() && users_file == nullptr)
+    return InvalidArgument(fmt::format("cannot read the users file {}: {} (check --users)",
+                                       flags.users_path, std::strerror(errno)));
+  auto dead_file = Open(flags.dead_letters_path, "wb");
+  if (!flags.dead_letters_path.empty() && dead_file == nullptr)
+    return InvalidArgument(
+        fmt::format("cannot create the dead-letter file {}: {} (check --dead-letters)",
+                    flags.dead_letters_path, std::strerror(errno)));
 
   std::string dead_buffer;
   OfflineCompute job(options, dead_file != nullptr ? &dead_buffer : nullptr);
@@ -310,71 +299,62 @@ int RunCompute(int argc, char** argv) {
     dead_buffer.clear();
   };
   int bad_lines = 0;
-  auto report = [&](const char* source, int64_t line, const Status& s) {
-    ++bad_lines;
-    std::fprintf(stderr, "health-analytics compute: %s line %lld: %s; line skipped\n", source,
-                 static_cast<long long>(line), s.message().c_str());
-  };
-  auto blank = [](std::string_view line) {
-    return line.find_first_not_of(" \t\r") == std::string_view::npos;
-  };
-
   if (users_file != nullptr) {
-    LineReader reader(users_file.get());
-    std::string_view line;
-    while (reader.Next(&line)) {
-      if (blank(line)) continue;
-      if (Status s = job.AddUserLine(line); !s.ok())
-        report(users_path.c_str(), reader.line_number(), s);
-    }
-    if (reader.error()) {
-      std::fprintf(stderr, "health-analytics compute: error reading %s: %s\n", users_path.c_str(),
-                   std::strerror(errno));
-      return 1;
-    }
+    Status st = FeedLines(
+        users_file.get(), flags.users_path, [&](std::string_view l) { return job.AddUserLine(l); },
+        [] {}, &bad_lines);
+    if (!st.ok()) return st;
   }
+  Status st = FeedLines(
+      stdin, "stdin", [&](std::string_view l) { return job.AddHealthMetricLine(l); },
+      [&] { drain_dead(false); }, &bad_lines);
+  if (!st.ok()) return st;
 
-  {
-    LineReader reader(stdin);
-    std::string_view line;
-    while (reader.Next(&line)) {
-      if (blank(line)) continue;
-      if (Status s = job.AddHealthMetricLine(line); !s.ok())
-        report("stdin", reader.line_number(), s);
-      drain_dead(false);
-    }
-    if (reader.error()) {
-      std::fprintf(stderr, "health-analytics compute: error reading stdin: %s\n",
-                   std::strerror(errno));
-      return 1;
-    }
-  }
-
-  bool ok = true;
+  bool written = true;
   job.Finish([&](std::string_view block) {
-    if (std::fwrite(block.data(), 1, block.size(), stdout) != block.size()) ok = false;
+    if (std::fwrite(block.data(), 1, block.size(), stdout) != block.size()) written = false;
   });
   drain_dead(true);
-  if (std::fflush(stdout) != 0) ok = false;
-  if (!ok)
-    std::fprintf(stderr, "health-analytics compute: error writing stdout: %s\n",
-                 std::strerror(errno));
-  if (dead_writer && !dead_writer->Flush()) {
-    std::fprintf(stderr, "health-analytics compute: error writing %s: %s\n",
-                 dead_letters_path.c_str(), std::strerror(errno));
-    ok = false;
-  }
-  const ComputeCounts& c = job.counts();
-  std::fprintf(
-      stderr,
-      "health-analytics compute: %lld documents (%lld without userId, %lld repeated), "
-      "%lld users, %lld analytics documents, %lld dead letters%s, %d unparsable lines\n",
-      static_cast<long long>(c.documents), static_cast<long long>(c.skipped),
-      static_cast<long long>(c.duplicates), static_cast<long long>(c.users),
-      static_cast<long long>(c.analytics), static_cast<long long>(c.dead_letters),
-      dead_file == nullptr && c.dead_letters > 0 ? " (not recorded: use --dead-letters)" : "",
-      bad_lines);
-  return ok && bad_lines == 0 ? 0 : 1;
+  if (std::fflush(stdout) != 0) written = false;
+  if (!written) st = IoError(fmt::format("error writing stdout: {}", std::strerror(errno)));
+  if (dead_writer && !dead_writer->Flush() && st.ok())
+    st =
+        IoError(fmt::format("error writing {}: {}", flags.dead_letters_path, std::strerror(errno)));
+  PrintSummary(job.counts(), dead_file != nullptr, bad_lines);
+  if (!st.ok()) return st;
+  // Each skipped line was reported above; the output is otherwise complete (exit 1, not 2).
+  if (bad_lines > 0)
+    return Outcome::Reported(Status(StatusCode::kFailedPrecondition,
+                                    fmt::format("{} unparsable lines skipped", bad_lines)));
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunCompute(int argc, char** argv) {
+  ComputeFlags flags;
+  CommandSpec spec;
+  spec.name = "compute";
+  spec.description =
+      "Compute analytics offline: healthmetrics Extended JSON lines on stdin -> analytics "
+      "Extended JSON lines on stdout.";
+  spec.footer = kFooter;
+  spec.config = ConfigScope::kAnalyticsOnly;
+  spec.now_help =
+      "the clock as an ISO-8601 instant (e.g. 2025-11-20T10:00:00Z); default: the system clock. "
+      "Sets today, calculatedAt and expiresAt";
+  spec.add_flags = [&](CLI::App& app, FlagValues&) {
+    app.add_option("--users", flags.users_path,
+                   "users collection as Extended JSON lines (goals under goals.*); without it "
+                   "everyone has the default goals")
+        ->type_name("FILE");
+    app.add_option("--dead-letters", flags.dead_letters_path,
+                   "write invalid fields here as JSON lines (recorded_at, batch_id, doc_id, "
+                   "user_id, updated_at, field, reason, value); without it they are only counted")
+        ->type_name("FILE");
+  };
+  spec.work = [&](CommandContext& ctx) { return Compute(ctx, flags); };
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli
