@@ -20,11 +20,12 @@
 #include "codec/analytics_doc.h"
 #include "codec/ejson.h"
 #include "codec/user.h"
+#include "observe/dead_letters.h"
 
 namespace ha::cli {
 
 OfflineCompute::OfflineCompute(const ComputeOptions& options, std::string* dead_letters)
-    : options_(options), dead_letters_(dead_letters), recorded_at_(FormatInstant(options.now)) {}
+    : options_(options), dead_letters_(dead_letters) {}
 
 Status OfflineCompute::AddUserLine(std::string_view line) {
   if (Status s = ParseExtendedJsonLineInto(line, doc_.get()); !s.ok()) return s;
@@ -87,8 +88,8 @@ Status OfflineCompute::AddHealthMetricLine(std::string_view line) {
     return Status::Ok();
   }
   for (const FieldIssue& issue : decoded_.issues)
-    DeadLetter(decoded_.doc_id, decoded_.user_id, decoded_.updated_at, issue.field, issue.reason,
-               issue.value_json);
+    RecordDeadLetter(decoded_.doc_id, decoded_.user_id, decoded_.updated_at, issue.field,
+                     issue.reason, issue.value_json);
   if (!decoded_.usable) return Status::Ok();
   auto [it, inserted] =
       user_index_.try_emplace(decoded_.user, static_cast<uint32_t>(user_ids_.size()));
@@ -97,45 +98,23 @@ Status OfflineCompute::AddHealthMetricLine(std::string_view line) {
   return Status::Ok();
 }
 
-void OfflineCompute::DeadLetter(std::string_view doc_id, std::string_view user_id,
-                                const std::optional<Instant>& updated_at, std::string_view field,
-                                std::string_view reason, std::string_view value_json) {
+void OfflineCompute::RecordDeadLetter(std::string_view doc_id, std::string_view user_id,
+                                      const std::optional<Instant>& updated_at,
+                                      std::string_view field, std::string_view reason,
+                                      std::string_view value_json) {
   ++counts_.dead_letters;
   if (dead_letters_ == nullptr) return;
-  std::string& out = *dead_letters_;
-  out += R"({"recorded_at":")";
-  out += recorded_at_;
-  out += R"(","batch_id":0,"doc_id":)";
-  if (doc_id.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(doc_id, &out);
-  }
-  out += R"(,"user_id":)";
-  if (user_id.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(user_id, &out);
-  }
-  out += R"(,"updated_at":)";
-  // ISO-8601 for years 0000..9999; beyond, the milliseconds since the epoch as a number.
-  constexpr Instant kYear0 = -62167219200000, kYear10000 = 253402300800000;
-  if (updated_at && *updated_at >= kYear0 && *updated_at < kYear10000) {
-    out += '"';
-    out += FormatInstant(*updated_at);
-    out += '"';
-  } else if (updated_at) {
-    out += std::to_string(*updated_at);
-  } else {
-    out += "null";
-  }
-  out += R"(,"field":)";
-  AppendJsonString(field, &out);
-  out += R"(,"reason":)";
-  AppendJsonString(reason, &out);
-  out += R"(,"value":)";
-  out += value_json.empty() ? std::string_view("null") : value_json;
-  out += "}\n";
+  // The engine's encoder, so that both write the same line for the same letter.
+  letter_.recorded_at = options_.now;
+  letter_.batch_id = 0;
+  letter_.doc_id = doc_id;
+  letter_.user_id = user_id;
+  letter_.updated_at = updated_at;
+  letter_.field = field;
+  letter_.reason = reason;
+  letter_.value_json = value_json;
+  DeadLetterLog::AppendJson(letter_, dead_letters_);
+  dead_letters_->push_back('\n');
 }
 
 void OfflineCompute::Finish(const std::function<void(std::string_view)>& emit) {
@@ -196,7 +175,7 @@ void OfflineCompute::Finish(const std::function<void(std::string_view)>& emit) {
       for (Metric metric : result.overflow) {
         std::string field = "metrics.";
         field += InfoOf(metric).name;
-        DeadLetter("", hex, std::nullopt, field, "overflow", "null");
+        RecordDeadLetter("", hex, std::nullopt, field, "overflow", "null");
       }
     }
     if (out.size() >= kBlock) {
