@@ -200,11 +200,11 @@ Outcome Demo(CommandContext& ctx, FlagValues& flags, int users, int days, double
   auto config = LoadConfig(flags, ConfigScope::kFull, /*require_mongo=*/true);
   if (!config.ok()) return config.status();
   SetUpLogging(*config);
+  auto lock = AcquireCheckpointLock(config->checkpoint_location);
+  if (!lock.ok()) return lock.status();
   auto built = BuildEngineComponents(*config);
   if (!built.ok()) return built.status();
   EngineComponents& e = **built;
-  auto lock = AcquireCheckpointLock(e.config.checkpoint_location);
-  if (!lock.ok()) return lock.status();
   // The status page, /health and /metrics on HEALTH_CHECK_HOST:HEALTH_CHECK_PORT (5001).
   EngineMonitoring monitoring(e, /*with_http=*/true);
   if (monitoring.http_port() > 0)
