@@ -11,7 +11,7 @@
 #include "codec/ejson.h"
 #include "codec/healthmetric.h"
 #include "observe/dead_letters.h"
-#include "run_util.h"
+#include "tests/support/process.h"
 
 namespace ha::testing {
 namespace {

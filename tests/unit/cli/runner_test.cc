@@ -7,16 +7,17 @@
 #include <string>
 
 #include "checkpoint/lock.h"
-#include "run_util.h"
+#include "tests/support/process.h"
 
 namespace ha::testing {
 namespace {
 
 using cli::ExitCodeFor;
 
-// Port 1 on the loopback: refused at once; the short timeout bounds server selection.
+// Port 1 on the loopback: refused at once; the short timeout bounds server selection. The
+// binary runs with a clean environment (tests/support/process.h): only these variables.
 constexpr const char* kDown =
-    "MONGO_URI='mongodb://alice:s3cr3t-pw@127.0.0.1:1/?serverSelectionTimeoutMS=200' "
+    "MONGO_URI=mongodb://alice:s3cr3t-pw@127.0.0.1:1/?serverSelectionTimeoutMS=200 "
     "MONGO_DB_NAME=ha_runner_test";
 
 TEST(ExitCodeFor, MapsEachStatusCodeToTheDocumentedExitCode) {
@@ -70,7 +71,7 @@ TEST(Runner, AMissingMongoUriExits2ForTheDatabaseCommandsOnly) {
   TempDir dir;
   for (const std::string cmd :
        {"run", "once", "recompute", "indexes", "doctor", "seed --users 1 --days 1"}) {
-    const RunResult r = RunBinary(dir, cmd, "/dev/null", "-u MONGO_URI MONGO_DB_NAME=x");
+    const RunResult r = RunBinary(dir, cmd, "/dev/null", "MONGO_DB_NAME=x");
     EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find("health-analytics " + Name(cmd) + ": MONGO_URI is not set"),
               std::string::npos)
@@ -78,10 +79,9 @@ TEST(Runner, AMissingMongoUriExits2ForTheDatabaseCommandsOnly) {
         << r.err;
   }
   // Neither `checkpoint` nor `compute` nor `seed --out` needs the database.
-  EXPECT_EQ(RunBinary(dir, "checkpoint show", "/dev/null", "-u MONGO_URI").exit_code, 0);
-  EXPECT_EQ(RunBinary(dir, "compute", "/dev/null", "-u MONGO_URI").exit_code, 0);
-  const RunResult seed =
-      RunBinary(dir, "seed --users 1 --days 1 --out data", "/dev/null", "-u MONGO_URI");
+  EXPECT_EQ(RunBinary(dir, "checkpoint show").exit_code, 0);
+  EXPECT_EQ(RunBinary(dir, "compute").exit_code, 0);
+  const RunResult seed = RunBinary(dir, "seed --users 1 --days 1 --out data");
   EXPECT_EQ(seed.exit_code, 0) << seed.err;
 }
 

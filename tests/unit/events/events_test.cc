@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "http_receiver.h"
+#include "tests/support/http_receiver.h"
 #include "sample_changes.h"
 
 namespace ha {
