@@ -8,73 +8,40 @@
 #include "checkpoint/lock.h"
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "cli/engine_setup.h"
+#include "cli/runner.h"
 
 namespace ha::cli {
+namespace {
 
-int RunCheckpoint(int argc, char** argv) {
-  CLI::App app("Show or reset the checkpoint in CHECKPOINT_LOCATION.",
-               "health-analytics checkpoint");
-  app.require_subcommand(1);
-  std::string location;
-  app.add_option("--checkpoint-location", location,
-                 "checkpoint folder (env CHECKPOINT_LOCATION, default ./spark-checkpoints)");
-  CLI::App* show = app.add_subcommand("show", "print the watermark, cursor and batch id");
-  CLI::App* reset = app.add_subcommand(
-      "reset", "rewrite the watermark so the next batch re-reads from that instant");
+struct ResetFlags {
+  CLI::App* command = nullptr;
   std::string to;
   int days = -1;
-  auto* to_opt = reset->add_option("--to", to, "an ISO-8601 instant, e.g. 2025-11-13T00:00:00Z");
-  auto* days_opt =
-      reset->add_option("--days", days, "N days before now")->check(CLI::NonNegativeNumber);
-  to_opt->excludes(days_opt);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
-  FlagValues flags;
-  if (!location.empty()) flags["CHECKPOINT_LOCATION"] = location;
-  auto config = LoadConfig(flags, ConfigScope::kFull, /*require_mongo=*/false);
-  if (!config.ok()) {
-    std::fprintf(stderr, "health-analytics: %s\n", config.status().message().c_str());
-    return 2;
-  }
-  CheckpointStore store(config->checkpoint_location);
+};
 
-  if (reset->parsed()) {
-    if (to.empty() && days < 0) {
-      std::fprintf(stderr, "checkpoint reset: give --to TS or --days N\n");
-      return 2;
-    }
-    Instant ts = 0;
-    if (!to.empty()) {
-      auto parsed = ParseInstant(to);
-      if (!parsed.ok()) {
-        std::fprintf(stderr, "checkpoint reset --to: %s\n", parsed.status().message().c_str());
-        return 2;
-      }
-      ts = *parsed;
-    } else {
-      ts = NowMillis() - static_cast<int64_t>(days) * kMillisPerDay;
-    }
-    if (Status st = store.ResetTo(ts); !st.ok()) {
-      std::fprintf(stderr, "health-analytics: %s\n", st.message().c_str());
-      return 1;
-    }
-    std::printf(
-        "watermark reset to %s in %s: the next batch re-reads documents updated at or "
-        "after it\n",
-        FormatInstant(ts).c_str(), store.watermark_path().c_str());
-    return 0;
+Outcome Reset(CheckpointStore& store, const ResetFlags& reset) {
+  if (reset.to.empty() && reset.days < 0)
+    return InvalidArgument("checkpoint reset: give --to TS or --days N");
+  Instant ts = 0;
+  if (!reset.to.empty()) {
+    auto parsed = ParseInstant(reset.to);
+    if (!parsed.ok()) return InvalidArgument("checkpoint reset --to: " + parsed.status().message());
+    ts = *parsed;
+  } else {
+    ts = NowMillis() - static_cast<int64_t>(reset.days) * kMillisPerDay;
   }
+  // A file that cannot be written is a failure of the work (exit 1), not of the configuration.
+  if (Status st = store.ResetTo(ts); !st.ok()) return Status(StatusCode::kIo, st.message());
+  std::printf(
+      "watermark reset to %s in %s: the next batch re-reads documents updated at or "
+      "after it\n",
+      FormatInstant(ts).c_str(), store.watermark_path().c_str());
+  return Status::Ok();
+}
 
-  (void)show;
+Outcome Show(const CheckpointStore& store) {
   auto state = store.Load();
-  if (!state.ok()) {
-    std::fprintf(stderr, "health-analytics: %s\n", state.status().message().c_str());
-    return 2;
-  }
+  if (!state.ok()) return state.status();
   const auto& s = *state;
   std::printf("checkpoint location: %s\n", store.dir().c_str());
   std::printf("watermark:           %s\n",
@@ -93,7 +60,37 @@ int RunCheckpoint(int argc, char** argv) {
   std::printf("lock:                %s\n",
               probe.ok() ? (probe->held ? ("held by " + probe->holder).c_str() : "free")
                          : probe.status().message().c_str());
-  return 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunCheckpoint(int argc, char** argv) {
+  ResetFlags reset;
+  CommandSpec spec;
+  spec.name = "checkpoint";
+  spec.description = "Show or reset the checkpoint in CHECKPOINT_LOCATION.";
+  spec.config_flags = false;  // only --checkpoint-location
+  spec.add_flags = [&](CLI::App& app, FlagValues& flags) {
+    app.require_subcommand(1);
+    app.add_option_function<std::string>(
+        "--checkpoint-location",
+        [&flags](const std::string& v) { flags["CHECKPOINT_LOCATION"] = v; },
+        "checkpoint folder (env CHECKPOINT_LOCATION, default ./spark-checkpoints)");
+    app.add_subcommand("show", "print the watermark, cursor and batch id");
+    reset.command = app.add_subcommand(
+        "reset", "rewrite the watermark so the next batch re-reads from that instant");
+    auto* to_opt = reset.command->add_option("--to", reset.to,
+                                             "an ISO-8601 instant, e.g. 2025-11-13T00:00:00Z");
+    auto* days_opt = reset.command->add_option("--days", reset.days, "N days before now")
+                         ->check(CLI::NonNegativeNumber);
+    to_opt->excludes(days_opt);
+  };
+  spec.work = [&](CommandContext& ctx) {
+    CheckpointStore store(ctx.config.checkpoint_location);
+    return reset.command->parsed() ? Reset(store, reset) : Show(store);
+  };
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli

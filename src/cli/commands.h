@@ -1,5 +1,7 @@
 // One entry point per command. Each takes the arguments after the program name (argv[0] is the
-// command's own name) and returns the process exit code (engine spec section 5).
+// command's own name), declares its needs and work to the runner (cli/runner.h) and returns the
+// process exit code the runner maps (0 ok, 1 failed, 2 usage or configuration, 3 no server,
+// 4 checkpoint locked).
 #pragma once
 
 namespace ha::cli {

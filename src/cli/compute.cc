@@ -16,14 +16,16 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/jsonl.h"
+#include "cli/runner.h"
 #include "codec/analytics_doc.h"
 #include "codec/ejson.h"
 #include "codec/user.h"
+#include "observe/dead_letters.h"
 
 namespace ha::cli {
 
 OfflineCompute::OfflineCompute(const ComputeOptions& options, std::string* dead_letters)
-    : options_(options), dead_letters_(dead_letters), recorded_at_(FormatInstant(options.now)) {}
+    : options_(options), dead_letters_(dead_letters) {}
 
 Status OfflineCompute::AddUserLine(std::string_view line) {
   if (Status s = ParseExtendedJsonLineInto(line, doc_.get()); !s.ok()) return s;
@@ -86,8 +88,8 @@ Status OfflineCompute::AddHealthMetricLine(std::string_view line) {
     return Status::Ok();
   }
   for (const FieldIssue& issue : decoded_.issues)
-    DeadLetter(decoded_.doc_id, decoded_.user_id, decoded_.updated_at, issue.field, issue.reason,
-               issue.value_json);
+    RecordDeadLetter(decoded_.doc_id, decoded_.user_id, decoded_.updated_at, issue.field,
+                     issue.reason, issue.value_json);
   if (!decoded_.usable) return Status::Ok();
   auto [it, inserted] =
       user_index_.try_emplace(decoded_.user, static_cast<uint32_t>(user_ids_.size()));
@@ -96,45 +98,23 @@ Status OfflineCompute::AddHealthMetricLine(std::string_view line) {
   return Status::Ok();
 }
 
-void OfflineCompute::DeadLetter(std::string_view doc_id, std::string_view user_id,
-                                const std::optional<Instant>& updated_at, std::string_view field,
-                                std::string_view reason, std::string_view value_json) {
+void OfflineCompute::RecordDeadLetter(std::string_view doc_id, std::string_view user_id,
+                                      const std::optional<Instant>& updated_at,
+                                      std::string_view field, std::string_view reason,
+                                      std::string_view value_json) {
   ++counts_.dead_letters;
   if (dead_letters_ == nullptr) return;
-  std::string& out = *dead_letters_;
-  out += R"({"recorded_at":")";
-  out += recorded_at_;
-  out += R"(","batch_id":0,"doc_id":)";
-  if (doc_id.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(doc_id, &out);
-  }
-  out += R"(,"user_id":)";
-  if (user_id.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(user_id, &out);
-  }
-  out += R"(,"updated_at":)";
-  // ISO-8601 for years 0000..9999; beyond, the milliseconds since the epoch as a number.
-  constexpr Instant kYear0 = -62167219200000, kYear10000 = 253402300800000;
-  if (updated_at && *updated_at >= kYear0 && *updated_at < kYear10000) {
-    out += '"';
-    out += FormatInstant(*updated_at);
-    out += '"';
-  } else if (updated_at) {
-    out += std::to_string(*updated_at);
-  } else {
-    out += "null";
-  }
-  out += R"(,"field":)";
-  AppendJsonString(field, &out);
-  out += R"(,"reason":)";
-  AppendJsonString(reason, &out);
-  out += R"(,"value":)";
-  out += value_json.empty() ? std::string_view("null") : value_json;
-  out += "}\n";
+  // The engine's encoder, so that both write the same line for the same letter.
+  letter_.recorded_at = options_.now;
+  letter_.batch_id = 0;
+  letter_.doc_id = doc_id;
+  letter_.user_id = user_id;
+  letter_.updated_at = updated_at;
+  letter_.field = field;
+  letter_.reason = reason;
+  letter_.value_json = value_json;
+  DeadLetterLog::AppendJson(letter_, dead_letters_);
+  dead_letters_->push_back('\n');
 }
 
 void OfflineCompute::Finish(const std::function<void(std::string_view)>& emit) {
@@ -195,7 +175,7 @@ void OfflineCompute::Finish(const std::function<void(std::string_view)>& emit) {
       for (Metric metric : result.overflow) {
         std::string field = "metrics.";
         field += InfoOf(metric).name;
-        DeadLetter("", hex, std::nullopt, field, "overflow", "null");
+        RecordDeadLetter("", hex, std::nullopt, field, "overflow", "null");
       }
     }
     if (out.size() >= kBlock) {
@@ -235,70 +215,58 @@ File Open(const std::string& path, const char* mode) {
   return {path.empty() ? nullptr : std::fopen(path.c_str(), mode), &std::fclose};
 }
 
-}  // namespace
+struct ComputeFlags {
+  std::string users_path, dead_letters_path;
+};
 
-int RunCompute(int argc, char** argv) {
-  CLI::App app(
-      "Compute analytics offline: healthmetrics Extended JSON lines on stdin -> "
-      "analytics Extended JSON lines on stdout.",
-      "health-analytics compute");
-  std::string now_text, users_path, dead_letters_path;
-  app.add_option("--now", now_text,
-                 "the clock as an ISO-8601 instant (e.g. 2025-11-20T10:00:00Z); default: the "
-                 "system clock. Sets today, calculatedAt and expiresAt")
-      ->type_name("TS");
-  app.add_option("--users", users_path,
-                 "users collection as Extended JSON lines (goals under goals.*); without it "
-                 "everyone has the default goals")
-      ->type_name("FILE");
-  app.add_option("--dead-letters", dead_letters_path,
-                 "write invalid fields here as JSON lines (recorded_at, batch_id, doc_id, "
-                 "user_id, updated_at, field, reason, value); without it they are only counted")
-      ->type_name("FILE");
-  FlagValues flags;
-  AddConfigFlags(app, ConfigScope::kAnalyticsOnly, &flags);
-  app.footer(kFooter);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
-
-  auto config = LoadConfig(flags, ConfigScope::kAnalyticsOnly, false);
-  if (!config.ok()) {
-    std::fprintf(stderr, "health-analytics compute: %s\n", config.status().message().c_str());
-    return 2;
-  }
-  ComputeOptions options;
-  options.analytics = config->analytics;
-  options.result_ttl_days = config->result_ttl_days;
-  if (now_text.empty()) {
-    options.now = NowMillis();
-  } else {
-    auto now = ParseInstant(now_text);
-    if (!now.ok()) {
-      std::fprintf(stderr, "health-analytics compute: --now: %s\n", now.status().message().c_str());
-      return 2;
+// Feeds the non-blank lines of `file` to `add`; a line it refuses is reported on stderr with
+// its number and skipped (counted in *bad_lines). `after_line` runs after each line. kIo on a
+// read error.
+Status FeedLines(std::FILE* file, const std::string& source,
+                 const std::function<Status(std::string_view)>& add,
+                 const std::function<void()>& after_line, int* bad_lines) {
+  LineReader reader(file);
+  std::string_view line;
+  while (reader.Next(&line)) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
+    if (Status s = add(line); !s.ok()) {
+      ++*bad_lines;
+      std::fprintf(stderr, "health-analytics compute: %s line %lld: %s; line skipped\n",
+                   source.c_str(), static_cast<long long>(reader.line_number()),
+                   s.message().c_str());
     }
-    options.now = *now;
+    after_line();
   }
+  if (reader.error())
+    return IoError(fmt::format("error reading {}: {}", source, std::strerror(errno)));
+  return Status::Ok();
+}
 
-  auto users_file = Open(users_path, "rb");
-  if (!users_path.empty() && users_file == nullptr) {
-    std::fprintf(stderr,
-                 "health-analytics compute: cannot read the users file %s: %s (check --users)\n",
-                 users_path.c_str(), std::strerror(errno));
-    return 2;
-  }
-  auto dead_file = Open(dead_letters_path, "wb");
-  if (!dead_letters_path.empty() && dead_file == nullptr) {
-    std::fprintf(stderr,
-                 "health-analytics compute: cannot create the dead-letter file %s: %s (check "
-                 "--dead-letters)\n",
-                 dead_letters_path.c_str(), std::strerror(errno));
-    return 2;
-  }
+void PrintSummary(const ComputeCounts& c, bool recorded, int bad_lines) {
+  std::fprintf(stderr,
+               "health-analytics compute: %lld documents (%lld without userId, %lld repeated), "
+               "%lld users, %lld analytics documents, %lld dead letters%s, %d unparsable lines\n",
+               static_cast<long long>(c.documents), static_cast<long long>(c.skipped),
+               static_cast<long long>(c.duplicates), static_cast<long long>(c.users),
+               static_cast<long long>(c.analytics), static_cast<long long>(c.dead_letters),
+               !recorded && c.dead_letters > 0 ? " (not recorded: use --dead-letters)" : "",
+               bad_lines);
+}
+
+Outcome Compute(CommandContext& ctx, const ComputeFlags& flags) {
+  ComputeOptions options;
+  options.analytics = ctx.config.analytics;
+  options.result_ttl_days = ctx.config.result_ttl_days;
+  options.now = ctx.NowOrClock();
+  auto users_file = Open(flags.users_path, "rb");
+  if (!flags.users_path.empty() && users_file == nullptr)
+    return InvalidArgument(fmt::format("cannot read the users file {}: {} (check --users)",
+                                       flags.users_path, std::strerror(errno)));
+  auto dead_file = Open(flags.dead_letters_path, "wb");
+  if (!flags.dead_letters_path.empty() && dead_file == nullptr)
+    return InvalidArgument(
+        fmt::format("cannot create the dead-letter file {}: {} (check --dead-letters)",
+                    flags.dead_letters_path, std::strerror(errno)));
 
   std::string dead_buffer;
   OfflineCompute job(options, dead_file != nullptr ? &dead_buffer : nullptr);
@@ -310,71 +278,62 @@ int RunCompute(int argc, char** argv) {
     dead_buffer.clear();
   };
   int bad_lines = 0;
-  auto report = [&](const char* source, int64_t line, const Status& s) {
-    ++bad_lines;
-    std::fprintf(stderr, "health-analytics compute: %s line %lld: %s; line skipped\n", source,
-                 static_cast<long long>(line), s.message().c_str());
-  };
-  auto blank = [](std::string_view line) {
-    return line.find_first_not_of(" \t\r") == std::string_view::npos;
-  };
-
   if (users_file != nullptr) {
-    LineReader reader(users_file.get());
-    std::string_view line;
-    while (reader.Next(&line)) {
-      if (blank(line)) continue;
-      if (Status s = job.AddUserLine(line); !s.ok())
-        report(users_path.c_str(), reader.line_number(), s);
-    }
-    if (reader.error()) {
-      std::fprintf(stderr, "health-analytics compute: error reading %s: %s\n", users_path.c_str(),
-                   std::strerror(errno));
-      return 1;
-    }
+    Status st = FeedLines(
+        users_file.get(), flags.users_path, [&](std::string_view l) { return job.AddUserLine(l); },
+        [] {}, &bad_lines);
+    if (!st.ok()) return st;
   }
+  Status st = FeedLines(
+      stdin, "stdin", [&](std::string_view l) { return job.AddHealthMetricLine(l); },
+      [&] { drain_dead(false); }, &bad_lines);
+  if (!st.ok()) return st;
 
-  {
-    LineReader reader(stdin);
-    std::string_view line;
-    while (reader.Next(&line)) {
-      if (blank(line)) continue;
-      if (Status s = job.AddHealthMetricLine(line); !s.ok())
-        report("stdin", reader.line_number(), s);
-      drain_dead(false);
-    }
-    if (reader.error()) {
-      std::fprintf(stderr, "health-analytics compute: error reading stdin: %s\n",
-                   std::strerror(errno));
-      return 1;
-    }
-  }
-
-  bool ok = true;
+  bool written = true;
   job.Finish([&](std::string_view block) {
-    if (std::fwrite(block.data(), 1, block.size(), stdout) != block.size()) ok = false;
+    if (std::fwrite(block.data(), 1, block.size(), stdout) != block.size()) written = false;
   });
   drain_dead(true);
-  if (std::fflush(stdout) != 0) ok = false;
-  if (!ok)
-    std::fprintf(stderr, "health-analytics compute: error writing stdout: %s\n",
-                 std::strerror(errno));
-  if (dead_writer && !dead_writer->Flush()) {
-    std::fprintf(stderr, "health-analytics compute: error writing %s: %s\n",
-                 dead_letters_path.c_str(), std::strerror(errno));
-    ok = false;
-  }
-  const ComputeCounts& c = job.counts();
-  std::fprintf(
-      stderr,
-      "health-analytics compute: %lld documents (%lld without userId, %lld repeated), "
-      "%lld users, %lld analytics documents, %lld dead letters%s, %d unparsable lines\n",
-      static_cast<long long>(c.documents), static_cast<long long>(c.skipped),
-      static_cast<long long>(c.duplicates), static_cast<long long>(c.users),
-      static_cast<long long>(c.analytics), static_cast<long long>(c.dead_letters),
-      dead_file == nullptr && c.dead_letters > 0 ? " (not recorded: use --dead-letters)" : "",
-      bad_lines);
-  return ok && bad_lines == 0 ? 0 : 1;
+  if (std::fflush(stdout) != 0) written = false;
+  if (!written) st = IoError(fmt::format("error writing stdout: {}", std::strerror(errno)));
+  if (dead_writer && !dead_writer->Flush() && st.ok())
+    st =
+        IoError(fmt::format("error writing {}: {}", flags.dead_letters_path, std::strerror(errno)));
+  PrintSummary(job.counts(), dead_file != nullptr, bad_lines);
+  if (!st.ok()) return st;
+  // Each skipped line was reported above; the output is otherwise complete (exit 1, not 2).
+  if (bad_lines > 0)
+    return Outcome::Reported(Status(StatusCode::kFailedPrecondition,
+                                    fmt::format("{} unparsable lines skipped", bad_lines)));
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunCompute(int argc, char** argv) {
+  ComputeFlags flags;
+  CommandSpec spec;
+  spec.name = "compute";
+  spec.description =
+      "Compute analytics offline: healthmetrics Extended JSON lines on stdin -> analytics "
+      "Extended JSON lines on stdout.";
+  spec.footer = kFooter;
+  spec.config = ConfigScope::kAnalyticsOnly;
+  spec.now_help =
+      "the clock as an ISO-8601 instant (e.g. 2025-11-20T10:00:00Z); default: the system clock. "
+      "Sets today, calculatedAt and expiresAt";
+  spec.add_flags = [&](CLI::App& app, FlagValues&) {
+    app.add_option("--users", flags.users_path,
+                   "users collection as Extended JSON lines (goals under goals.*); without it "
+                   "everyone has the default goals")
+        ->type_name("FILE");
+    app.add_option("--dead-letters", flags.dead_letters_path,
+                   "write invalid fields here as JSON lines (recorded_at, batch_id, doc_id, "
+                   "user_id, updated_at, field, reason, value); without it they are only counted")
+        ->type_name("FILE");
+  };
+  spec.work = [&](CommandContext& ctx) { return Compute(ctx, flags); };
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli

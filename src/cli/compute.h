@@ -20,6 +20,7 @@
 #include "core/object_id.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "engine/listener.h"
 
 namespace ha::cli {
 
@@ -85,14 +86,14 @@ class OfflineCompute {
   };
 
   bool FirstVersion();
-  void DeadLetter(std::string_view doc_id, std::string_view user_id,
-                  const std::optional<Instant>& updated_at, std::string_view field,
-                  std::string_view reason, std::string_view value_json);
+  void RecordDeadLetter(std::string_view doc_id, std::string_view user_id,
+                        const std::optional<Instant>& updated_at, std::string_view field,
+                        std::string_view reason, std::string_view value_json);
 
   ComputeOptions options_;
   std::string* dead_letters_;
-  std::string recorded_at_;  // the clock as ISO-8601, for dead letters
-  BsonDoc doc_;              // parse buffer, reused
+  DeadLetter letter_;  // reused, to keep the strings' capacity
+  BsonDoc doc_;        // parse buffer, reused
   DecodedHealthMetric decoded_;
   std::unordered_map<ObjectId, Goals, ObjectIdHash> goals_;
   std::unordered_map<ObjectId, uint32_t, ObjectIdHash> user_index_;

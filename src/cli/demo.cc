@@ -27,6 +27,7 @@
 #include "cli/config.h"
 #include "cli/engine_setup.h"
 #include "cli/monitoring.h"
+#include "cli/runner.h"
 #include "cli/seed_sink.h"
 #include "codec/synthetic.h"
 #include "engine/loop.h"
@@ -164,35 +165,8 @@ std::string Describe(Store& store, const ObjectId& user, std::map<ObjectId, Obje
                      FieldDouble(d, "analytics.statistics.dataPointsCount"));
 }
 
-}  // namespace
-
-int RunDemo(int argc, char** argv) {
-  CLI::App app(
-      "The embedded default: with no MONGO_URI, a local FerretDB with sample data and the live "
-      "engine; with MONGO_URI, the live engine on that database (seeding it only with "
-      "--seed-demo-data). Ctrl-C stops everything.",
-      "health-analytics demo");
-  CommonFlags common;
-  AddCommonFlags(app, &common, /*with_now=*/false);
-  int users = 300, days = 90;
-  double duration = 0, interval = 2, write_every = 0.5;
-  bool seed_demo_data = false;
-  app.add_option("--users", users, "users to seed (300)")->check(CLI::Range(1, 100000));
-  app.add_option("--days", days, "days of history to seed (90)")->check(CLI::Range(1, 3650));
-  app.add_option("--interval", interval, "batch interval in seconds for the demo (2)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--write-every", write_every,
-                 "seconds between the demo writer's edits of today's metrics (0.5)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)");
-  app.add_flag("--seed-demo-data", seed_demo_data,
-               "seed sample data into the MONGO_URI database too (never done without it)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
-
+Outcome Demo(CommandContext& ctx, FlagValues& flags, int users, int days, double duration,
+             double interval, double write_every, bool seed_demo_data) {
   struct sigaction sa {};
   sa.sa_handler = OnDemoSignal;
   sigemptyset(&sa.sa_mask);
@@ -200,42 +174,37 @@ int RunDemo(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   // Embedded mode when no MONGO_URI is configured anywhere.
-  auto probe = LoadConfig(common.flags, ConfigScope::kFull, /*require_mongo=*/false);
-  if (!probe.ok()) return ReportSetupError(probe.status());
-  const bool embedded = probe->mongo_uri.empty();
+  const bool embedded = ctx.config.mongo_uri.empty();
   std::unique_ptr<LocalServer> server;
   bool seed = seed_demo_data;
   if (embedded) {
     const std::string binary = FindFerretDb();
-    if (binary.empty()) {
-      std::fprintf(stderr,
-                   "health-analytics demo: the local server (FerretDB %s) is not built; run "
-                   "`make demo` or scripts/setup, or set HA_FERRETDB to a ferretdb binary, or set "
-                   "MONGO_URI to use your own database\n",
-                   kFerretVersion);
-      return 2;
-    }
+    if (binary.empty())
+      return InvalidArgument(fmt::format(
+          "the local server (FerretDB {}) is not built; run `make demo` or scripts/setup, or set "
+          "HA_FERRETDB to a ferretdb binary, or set MONGO_URI to use your own database",
+          kFerretVersion));
     server = std::make_unique<LocalServer>();
-    if (Status st = server->Start(binary); !st.ok()) return ReportSetupError(st);
+    if (Status st = server->Start(binary); !st.ok()) return InvalidArgument(st.message());
     const std::string& d = server->dir();
-    common.flags["MONGO_URI"] = server->uri();
-    if (!common.flags.count("MONGO_DB_NAME")) common.flags["MONGO_DB_NAME"] = "health_demo";
+    flags["MONGO_URI"] = server->uri();
+    if (!flags.count("MONGO_DB_NAME")) flags["MONGO_DB_NAME"] = "health_demo";
     for (auto [var, sub] : {std::pair{"CHECKPOINT_LOCATION", "/checkpoint"},
                             {"LOG_DIRECTORY", "/logs"},
                             {"METRICS_DIRECTORY", "/metrics"},
                             {"DLQ_DIRECTORY", "/dlq"}})
-      if (!common.flags.count(var)) common.flags[var] = d + sub;
+      if (!flags.count(var)) flags[var] = d + sub;
     seed = true;
   }
-  common.flags["BATCH_INTERVAL_SECONDS"] = fmt::format("{}", interval);
-  auto env = SetUpEngine(common);
-  if (!env.ok()) return ReportSetupError(env.status());
-  EngineEnv& e = **env;
-  auto lock = CheckpointLock::Acquire(e.config.checkpoint_location);
-  if (!lock.ok()) {
-    spdlog::error("{}", lock.status().message());
-    return 4;
-  }
+  flags["BATCH_INTERVAL_SECONDS"] = fmt::format("{}", interval);
+  auto config = LoadConfig(flags, ConfigScope::kFull, /*require_mongo=*/true);
+  if (!config.ok()) return config.status();
+  SetUpLogging(*config);
+  auto lock = AcquireCheckpointLock(config->checkpoint_location);
+  if (!lock.ok()) return lock.status();
+  auto built = BuildEngineComponents(*config);
+  if (!built.ok()) return built.status();
+  EngineComponents& e = **built;
   // The status page, /health and /metrics on HEALTH_CHECK_HOST:HEALTH_CHECK_PORT (5001).
   EngineMonitoring monitoring(e, /*with_http=*/true);
   if (monitoring.http_port() > 0)
@@ -251,11 +220,9 @@ int RunDemo(int argc, char** argv) {
     if ((ping = e.store->Ping()).ok()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (!ping.ok()) {
-    spdlog::error("demo: cannot reach the database: {}", ping.message());
-    return 3;
-  }
-  CreateIndexesLogged(*e.store);
+  if (!ping.ok())
+    return Status(StatusCode::kUnavailable, "cannot reach the database: " + ping.message());
+  (void)CreateIndexesLogged(*e.store);
 
   std::vector<ObjectId> tracked;
   if (seed) {
@@ -267,10 +234,8 @@ int RunDemo(int argc, char** argv) {
     so.seed = 42;
     so.now = NowMillis();
     GenerateSeedData(so, &sink);
-    if (Status st = sink.Finish(); !st.ok()) {
-      spdlog::error("demo: seeding failed: {}", st.message());
-      return 1;
-    }
+    if (Status st = sink.Finish(); !st.ok())
+      return Status(StatusCode::kInternal, "seeding failed: " + st.message());
     spdlog::info("demo: seeded {} users and {} daily documents in {} ms", sink.ids().size(),
                  sink.metric_count(), NowMillis() - t0);
     for (size_t i = 0; i < sink.ids().size() && tracked.size() < 3; i += 37)
@@ -347,11 +312,39 @@ int RunDemo(int argc, char** argv) {
       summary.batches, summary.records_processed, summary.counts.written(),
       summary.counts.dead_letters, writes.load(),
       embedded ? "; local server stopped and removed" : "");
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return 2;
-  }
-  return 0;
+  return st;
+}
+
+}  // namespace
+
+int RunDemo(int argc, char** argv) {
+  FlagValues* flags = nullptr;
+  int users = 300, days = 90;
+  double duration = 0, interval = 2, write_every = 0.5;
+  bool seed_demo_data = false;
+  CommandSpec spec;
+  spec.name = "demo";
+  spec.description =
+      "The embedded default: with no MONGO_URI, a local FerretDB with sample data and the live "
+      "engine; with MONGO_URI, the live engine on that database (seeding it only with "
+      "--seed-demo-data). Ctrl-C stops everything.";
+  spec.add_flags = [&](CLI::App& app, FlagValues& f) {
+    flags = &f;
+    app.add_option("--users", users, "users to seed (300)")->check(CLI::Range(1, 100000));
+    app.add_option("--days", days, "days of history to seed (90)")->check(CLI::Range(1, 3650));
+    app.add_option("--interval", interval, "batch interval in seconds for the demo (2)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--write-every", write_every,
+                   "seconds between the demo writer's edits of today's metrics (0.5)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)");
+    app.add_flag("--seed-demo-data", seed_demo_data,
+                 "seed sample data into the MONGO_URI database too (never done without it)");
+  };
+  spec.work = [&](CommandContext& ctx) {
+    return Demo(ctx, *flags, users, days, duration, interval, write_every, seed_demo_data);
+  };
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
+#include "cli/runner.h"
 #include "store/store.h"
 
 namespace ha::cli {
@@ -47,48 +48,9 @@ bool Writable(const std::string& dir, mode_t mode, std::string* why) {
   return true;
 }
 
-}  // namespace
-
-int RunDoctor(int argc, char** argv) {
-  CLI::App app("Pre-flight checks: configuration, database, indexes, checkpoint, folders.",
-               "health-analytics doctor");
-  CommonFlags common;
-  AddCommonFlags(app, &common, /*with_now=*/false);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
-  Report r;
-  auto config = LoadConfig(common.flags, ConfigScope::kFull, /*require_mongo=*/true);
-  if (!config.ok()) {
-    r.Fail("configuration: " + config.status().message(),
-           "set the variable in the environment, .env or as a flag (docs/OPERATIONS.md)");
-    return 1;
-  }
-  const Config& c = *config;
-  r.Pass(fmt::format(
-      "configuration: MONGO_URI={} MONGO_DB_NAME={} collections {}/{}/{}, every {:g} s, "
-      "checkpoint {}, SERVICE_TOKEN {}",
-      RedactUri(c.mongo_uri), c.mongo_db_name, c.source_collection, c.analytics_collection,
-      c.users_collection, c.batch_interval_seconds, c.checkpoint_location,
-      c.service_token.empty() ? "unset" : "set (***)"));
-
-  auto store = Store::Open(StoreOptionsFrom(c));
-  if (!store.ok()) {
-    r.Fail(store.status().message(), "correct MONGO_URI");
-    return 1;
-  }
-  auto version = (*store)->ServerVersion();
-  if (!version.ok()) {
-    r.Fail("database: " + version.status().message(),
-           "check that the server is up and reachable from this host, and MONGO_URI");
-    return version.status().code() == StatusCode::kUnavailable ? 3 : 1;
-  }
-  r.Pass("database: connected, server version " + *version);
-
+void CheckIndexes(Store& store, Report& r) {
   std::vector<Store::IndexInfo> indexes;
-  if (Status st = (*store)->CheckIndexes(&indexes); !st.ok()) {
+  if (Status st = store.CheckIndexes(&indexes); !st.ok()) {
     r.Fail("indexes: " + st.message(), "check the user's listIndexes permission");
   } else {
     for (const auto& i : indexes) {
@@ -103,10 +65,12 @@ int RunDoctor(int argc, char** argv) {
         r.Fail(what + " is missing", "run `health-analytics indexes`");
     }
   }
+}
 
+void CheckQueryPlans(Store& store, Report& r) {
   for (auto [kind, what] : {std::pair{"poll", "the polling query (updatedAt, _id)"},
                             {"history", "the history read (userId, date)"}}) {
-    auto plan = (*store)->ExplainQuery(kind);
+    auto plan = store.ExplainQuery(kind);
     if (!plan.ok())
       r.Warn(fmt::format("{}: explain failed: {}", what, plan.status().message()),
              "check the user's permissions for explain");
@@ -121,7 +85,9 @@ int RunDoctor(int argc, char** argv) {
       r.Fail(fmt::format("{} scans the collection: {}", what, plan->summary),
              "run `health-analytics indexes`");
   }
+}
 
+void CheckCheckpoint(const Config& c, Report& r) {
   CheckpointStore checkpoint(c.checkpoint_location);
   auto state = checkpoint.Load();
   if (!state.ok()) {
@@ -143,7 +109,9 @@ int RunDoctor(int argc, char** argv) {
   if (lock.ok())
     r.Pass(lock->held ? "lock: held by " + lock->holder + " (an engine is running)"
                       : std::string("lock: free"));
+}
 
+void CheckFolders(const Config& c, Report& r) {
   // Created with the modes the engine gives them (see checkpoint/atomic_file.h).
   for (auto [name, dir, mode] :
        {std::tuple{"CHECKPOINT_LOCATION", c.checkpoint_location, kPrivateDirMode},
@@ -160,9 +128,50 @@ int RunDoctor(int argc, char** argv) {
   if (c.health_check_port != 0 && c.health_check_host == "127.0.0.1")
     r.Warn("HTTP endpoints listen on 127.0.0.1 only",
            "container probes need HEALTH_CHECK_HOST=0.0.0.0");
+}
+
+Outcome Doctor(CommandContext& ctx) {
+  Report r;
+  const Config& c = ctx.config;
+  r.Pass(fmt::format(
+      "configuration: MONGO_URI={} MONGO_DB_NAME={} collections {}/{}/{}, every {:g} s, "
+      "checkpoint {}, SERVICE_TOKEN {}",
+      RedactUri(c.mongo_uri), c.mongo_db_name, c.source_collection, c.analytics_collection,
+      c.users_collection, c.batch_interval_seconds, c.checkpoint_location,
+      c.service_token.empty() ? "unset" : "set (***)"));
+  auto version = ctx.db().ServerVersion();
+  if (!version.ok()) {
+    r.Fail("database: " + version.status().message(),
+           "check that the server is up and reachable from this host, and MONGO_URI");
+    // No server (3), or another failure of the checks (1).
+    return Outcome::Reported(Status(version.status().code() == StatusCode::kUnavailable
+                                        ? StatusCode::kUnavailable
+                                        : StatusCode::kInternal,
+                                    version.status().message()));
+  }
+  r.Pass("database: connected, server version " + *version);
+  CheckIndexes(ctx.db(), r);
+  CheckQueryPlans(ctx.db(), r);
+  CheckCheckpoint(c, r);
+  CheckFolders(c, r);
   std::printf("%s\n", r.failures() == 0 ? "all checks passed"
                                         : fmt::format("{} check(s) failed", r.failures()).c_str());
-  return r.failures() == 0 ? 0 : 1;
+  if (r.failures() == 0) return Status::Ok();
+  return Outcome::Reported(
+      Status(StatusCode::kFailedPrecondition, fmt::format("{} check(s) failed", r.failures())));
+}
+
+}  // namespace
+
+int RunDoctor(int argc, char** argv) {
+  CommandSpec spec;
+  spec.name = "doctor";
+  spec.description = "Pre-flight checks: configuration, database, indexes, checkpoint, folders.";
+  // A configuration the engine would refuse is reported by the runner like for the engine
+  // (exit 2), naming the variable.
+  spec.needs = [] { return Needs{.store = true}; };
+  spec.work = Doctor;
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli

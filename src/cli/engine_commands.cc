@@ -5,7 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
-#include <cstdio>
+#include <optional>
+#include <span>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/lock.h"
@@ -13,6 +14,7 @@
 #include "cli/config.h"
 #include "cli/engine_setup.h"
 #include "cli/monitoring.h"
+#include "cli/runner.h"
 #include "core/version.h"
 #include "engine/engine.h"
 #include "engine/loop.h"
@@ -56,93 +58,38 @@ void LogBatch(const BatchReport& r, double next_interval) {
       next_interval > 0 ? fmt::format(", next in {:g} s", next_interval) : "");
 }
 
-// Exit code for a failed database step: 3 when no server could be selected.
-int ExitFor(const Status& st) { return st.code() == StatusCode::kUnavailable ? 3 : 1; }
+// A failed database step, keeping its code (kUnavailable: no server could be selected, exit 3).
+Status CannotReach(const Status& st, const Config& config) {
+  return Status(st.code(),
+                fmt::format("cannot reach the database {} at {}: {}", config.mongo_db_name,
+                            RedactUri(config.mongo_uri), st.message()));
+}
 
-}  // namespace
+// A batch or a recompute that failed: exit 3 when no server could be selected, else 1.
+Status WorkFailed(StatusCode code, std::string message) {
+  return Status(code == StatusCode::kUnavailable ? StatusCode::kUnavailable : StatusCode::kInternal,
+                std::move(message));
+}
 
-int RunEngine(int argc, char** argv) {
-  const bool once = std::string_view(argv[0]) == "once";
-  CLI::App app(once ? "One batch (after the daily recompute, if due), then exit."
-                    : "The daemon: a batch every BATCH_INTERVAL_SECONDS until SIGINT/SIGTERM.",
-               once ? "health-analytics once" : "health-analytics run");
-  CommonFlags common;
-  AddCommonFlags(app, &common, /*with_now=*/true);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
-  auto env = SetUpEngine(common);
-  if (!env.ok()) return ReportSetupError(env.status());
-  EngineEnv& e = **env;
+constexpr const char* kNowHelp =
+    "freeze the batch clock at this instant (ISO-8601; tests and backfills)";
 
-  auto lock = CheckpointLock::Acquire(e.config.checkpoint_location);
-  if (!lock.ok()) {
-    spdlog::error("{}", lock.status().message());
-    return lock.status().code() == StatusCode::kAlreadyLocked ? 4 : 2;
-  }
-  // Metrics, health, the textfile; HTTP endpoints for `run` only.
-  EngineMonitoring monitoring(e, /*with_http=*/!once);
-  auto events = StartEvents(e, &monitoring.monitor().metrics());
-  if (!events.ok()) return ReportSetupError(events.status());
-  // Delivery is best effort: on exit, up to 5 s to send what the last batches queued.
-  struct FlushEvents {
-    EventPublisher* p;
-    ~FlushEvents() {
-      if (p) p->Shutdown(std::chrono::seconds(5));
-    }
-  } flush_events{events->get()};
+Outcome Once(CommandContext& ctx) {
+  EngineComponents& e = *ctx.engine;
+  if (Status st = e.store->Ping(); !st.ok()) return CannotReach(st, e.config);
+  (void)CreateIndexesLogged(*e.store);  // warnings only; the batch needs no index
+  auto report = e.engine->RunBatch(ctx.NowOrClock(), /*finish_recompute=*/true);
+  if (!report.ok()) return report.status();
+  e.batch_log->Append(*report);
+  ctx.monitoring->OnBatch(*report, 0);
+  LogBatch(*report, 0);  // says why it failed
+  if (report->failed)
+    return Outcome::Reported(
+        WorkFailed(e.engine->last_error_code(), fmt::format("batch {} failed", report->batch_id)));
+  return Status::Ok();
+}
 
-  if (once) {
-    if (Status st = e.store->Ping(); !st.ok()) {
-      spdlog::error(
-          "cannot reach the database: {}; check MONGO_URI ({}) and that the server "
-          "is up",
-          st.message(), RedactUri(e.config.mongo_uri));
-      return ExitFor(st);
-    }
-    CreateIndexesLogged(*e.store);
-    const Instant now = common.now.value_or(NowMillis());
-    auto report = e.engine->RunBatch(now, /*finish_recompute=*/true);
-    if (!report.ok()) {
-      spdlog::error("{}", report.status().message());
-      return 2;
-    }
-    e.batch_log->Append(*report);
-    monitoring.OnBatch(*report, 0);
-    LogBatch(*report, 0);
-    if (report->failed) return e.engine->last_error_code() == StatusCode::kUnavailable ? 3 : 1;
-    return 0;
-  }
-
-  InstallSignalHandlers();
-  e.engine->SetStopFlag(&g_stop);
-  spdlog::info("health-analytics {} running: database {} on {}, every {:g} s, checkpoint {}",
-               kVersion, e.config.mongo_db_name, RedactUri(e.config.mongo_uri),
-               e.config.batch_interval_seconds, e.config.checkpoint_location);
-  // Indexes: tried at start-up; an unreachable server is not fatal for `run`.
-  if (e.store->Ping().ok()) CreateIndexesLogged(*e.store);
-
-  LoopOptions loop;
-  loop.interval_seconds = e.config.batch_interval_seconds;
-  loop.adaptive = e.config.adaptive_polling;
-  loop.min_interval_seconds = e.config.min_batch_interval_seconds;
-  loop.frozen_now = common.now;
-  SessionSummary summary;
-  summary.started = NowMillis();
-  Status st = RunLoop(
-      *e.engine, loop, g_stop,
-      [&](const BatchReport& r, double next) {
-        e.batch_log->Append(r);
-        monitoring.OnBatch(r, next);
-        LogBatch(r, next);
-      },
-      &summary);
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return 2;
-  }
+void LogSession(const SessionSummary& summary) {
   spdlog::info(
       "stopped after {} batches ({} failed) in {:.1f} s: {} docs read, {} users recomputed, {} "
       "analytics documents written, {} dead letters; watermark {}{}",
@@ -153,85 +100,114 @@ int RunEngine(int argc, char** argv) {
       summary.abandoned ? " (the batch in flight was abandoned before writing; the next run "
                           "replays it)"
                         : "");
-  return 0;
 }
 
-int RunIndexes(int argc, char** argv) {
-  CLI::App app("Create the recommended indexes (engine spec section 6), then exit.",
-               "health-analytics indexes");
-  CommonFlags common;
-  AddCommonFlags(app, &common, /*with_now=*/false);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
-  auto env = SetUpEngine(common);
-  if (!env.ok()) return ReportSetupError(env.status());
-  EngineEnv& e = **env;
-  if (Status st = e.store->Ping(); !st.ok()) {
-    spdlog::error("cannot reach the database: {}", st.message());
-    return ExitFor(st);
-  }
-  return CreateIndexesLogged(*e.store) ? 0 : 3;
+Outcome Run(CommandContext& ctx) {
+  EngineComponents& e = *ctx.engine;
+  InstallSignalHandlers();
+  e.engine->SetStopFlag(&g_stop);
+  spdlog::info("health-analytics {} running: database {} on {}, every {:g} s, checkpoint {}",
+               kVersion, e.config.mongo_db_name, RedactUri(e.config.mongo_uri),
+               e.config.batch_interval_seconds, e.config.checkpoint_location);
+  // Indexes: tried at start-up; an unreachable server is not fatal for `run`.
+  if (e.store->Ping().ok()) (void)CreateIndexesLogged(*e.store);
+
+  LoopOptions loop;
+  loop.interval_seconds = e.config.batch_interval_seconds;
+  loop.adaptive = e.config.adaptive_polling;
+  loop.min_interval_seconds = e.config.min_batch_interval_seconds;
+  loop.frozen_now = ctx.now;
+  SessionSummary summary;
+  summary.started = NowMillis();
+  Status st = RunLoop(
+      *e.engine, loop, g_stop,
+      [&](const BatchReport& r, double next) {
+        e.batch_log->Append(r);
+        ctx.monitoring->OnBatch(r, next);
+        LogBatch(r, next);
+      },
+      &summary);
+  if (!st.ok()) return st;
+  LogSession(summary);
+  return Status::Ok();
 }
 
-int RunRecompute(int argc, char** argv) {
-  CLI::App app(
-      "Recompute every user with analytics or data in the horizon (or one user) now. Applies "
-      "deletions at once. Does not take the checkpoint lock or move the checkpoint.",
-      "health-analytics recompute");
-  CommonFlags common;
-  AddCommonFlags(app, &common, /*with_now=*/true);
-  std::string user_hex;
-  app.add_option("--user", user_hex, "recompute only this user (24 hex digits)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return UsageExit(app, e);
-  }
+Outcome Indexes(CommandContext& ctx) {
+  if (Status st = ctx.db().Ping(); !st.ok()) return CannotReach(st, ctx.config);
+  return Outcome::Reported(CreateIndexesLogged(ctx.db()));  // logged with its warnings
+}
+
+Outcome Recompute(CommandContext& ctx, const std::string& user_hex) {
   std::optional<ObjectId> user;
-  if (!user_hex.empty()) {
-    user = ObjectId::FromHex(user_hex);
-    if (!user) {
-      std::fprintf(stderr, "--user '%s' is not a user id: expected 24 hex digits\n",
-                   user_hex.c_str());
-      return 2;
-    }
-  }
-  auto env = SetUpEngine(common);
-  if (!env.ok()) return ReportSetupError(env.status());
-  EngineEnv& e = **env;
-  if (Status st = e.store->Ping(); !st.ok()) {
-    spdlog::error("cannot reach the database: {}", st.message());
-    return ExitFor(st);
-  }
-  const Instant now = common.now.value_or(NowMillis());
+  if (!user_hex.empty() && !(user = ObjectId::FromHex(user_hex)))
+    return InvalidArgument(
+        fmt::format("--user '{}' is not a user id: expected 24 hex digits", user_hex));
+  EngineComponents& e = *ctx.engine;
+  if (Status st = e.store->Ping(); !st.ok()) return CannotReach(st, e.config);
+  const Instant now = ctx.NowOrClock();
   auto state = e.checkpoint->Load();
   const int64_t batch_id = state.ok() ? state->next_batch_id : 0;
-  auto events = StartEvents(e, nullptr);
-  if (!events.ok()) return ReportSetupError(events.status());
   UserWork work;
   const Instant started = NowMillis();
   Status st =
       user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now, batch_id, &work)
            : e.engine->RecomputeAll(now, batch_id, &work);
-  if (*events) {
-    // recompute has no checkpoint to replay from, and only acknowledged writes were announced:
-    // what it changed goes out whether or not it finished.
-    (*events)->OnBatchCommitted(batch_id);
-    (*events)->Shutdown(std::chrono::seconds(5));
-  }
-  if (!st.ok()) {
-    spdlog::error("recompute failed: {}", st.message());
-    return ExitFor(st);
-  }
+  // recompute has no checkpoint to replay from, and only acknowledged writes were announced:
+  // what it changed goes out whether or not it finished (the runner flushes the events).
+  if (ctx.events) ctx.events->OnBatchCommitted(batch_id);
+  if (!st.ok()) return WorkFailed(st.code(), "recompute failed: " + st.message());
   spdlog::info(
       "recomputed {} users in {} ms: {} inserted, {} updated, {} deleted, {} unchanged, {} dead "
       "letters",
       work.counts.users, NowMillis() - started, work.counts.inserted, work.counts.updated,
       work.counts.deleted, work.counts.unchanged, work.counts.dead_letters);
-  return 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunEngine(int argc, char** argv) {
+  const bool once = std::string_view(argv[0]) == "once";
+  CommandSpec spec;
+  spec.name = once ? "once" : "run";
+  spec.description = once
+                         ? "One batch (after the daily recompute, if due), then exit."
+                         : "The daemon: a batch every BATCH_INTERVAL_SECONDS until SIGINT/SIGTERM.";
+  spec.now_help = kNowHelp;
+  // Metrics, health, the textfile; HTTP endpoints for `run` only.
+  spec.needs = [once] {
+    return Needs{.engine = true,
+                 .lock = true,
+                 .monitoring = once ? MonitoringNeed::kMetrics : MonitoringNeed::kMetricsAndHttp,
+                 .events = true};
+  };
+  spec.work = once ? Once : Run;
+  return RunCommand(spec, argc, argv);
+}
+
+int RunIndexes(int argc, char** argv) {
+  CommandSpec spec;
+  spec.name = "indexes";
+  spec.description = "Create the recommended indexes (docs/OPERATIONS.md), then exit.";
+  spec.needs = [] { return Needs{.store = true}; };
+  spec.work = Indexes;
+  return RunCommand(spec, argc, argv);
+}
+
+int RunRecompute(int argc, char** argv) {
+  std::string user_hex;
+  CommandSpec spec;
+  spec.name = "recompute";
+  spec.description =
+      "Recompute every user with analytics or data in the horizon (or one user) now. Applies "
+      "deletions at once. Does not take the checkpoint lock or move the checkpoint.";
+  spec.now_help = kNowHelp;
+  spec.add_flags = [&](CLI::App& app, FlagValues&) {
+    app.add_option("--user", user_hex, "recompute only this user (24 hex digits)");
+  };
+  spec.needs = [] { return Needs{.engine = true, .events = true}; };
+  spec.work = [&](CommandContext& ctx) { return Recompute(ctx, user_hex); };
+  return RunCommand(spec, argc, argv);
 }
 
 }  // namespace ha::cli

@@ -4,7 +4,6 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -32,13 +31,6 @@ class JsonStdoutSink : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 }  // namespace
-
-void AddCommonFlags(CLI::App& app, CommonFlags* common, bool with_now) {
-  AddConfigFlags(app, ConfigScope::kFull, &common->flags);
-  if (with_now)
-    app.add_option("--now", common->now_text,
-                   "freeze the batch clock at this instant (ISO-8601; tests and backfills)");
-}
 
 void SetUpLogging(const Config& config) {
   std::shared_ptr<spdlog::logger> logger;
@@ -79,61 +71,45 @@ EngineOptions EngineOptionsFrom(const Config& c) {
   return o;
 }
 
-Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common) {
-  auto config = LoadConfig(common.flags, ConfigScope::kFull, /*require_mongo=*/true);
-  if (!config.ok()) return config.status();
-  if (!common.now_text.empty()) {
-    auto now = ParseInstant(common.now_text);
-    if (!now.ok()) return InvalidArgument("--now: " + now.status().message());
-    common.now = *now;
-  }
-  auto env = std::make_unique<EngineEnv>();
-  env->config = std::move(config).value();
-  SetUpLogging(env->config);
-  auto store = Store::Open(StoreOptionsFrom(env->config));
+Result<std::unique_ptr<EngineComponents>> BuildEngineComponents(const Config& config) {
+  auto c = std::make_unique<EngineComponents>();
+  c->config = config;
+  auto store = Store::Open(StoreOptionsFrom(c->config));
   if (!store.ok()) return store.status();
-  env->store = std::move(store).value();
-  env->checkpoint = std::make_unique<CheckpointStore>(env->config.checkpoint_location);
-  env->dead_letters = std::make_unique<DeadLetterLog>(env->config.dlq_directory);
-  if (Status st = env->dead_letters->Open(NowMillis()); !st.ok())
+  c->store = std::move(store).value();
+  c->checkpoint = std::make_unique<CheckpointStore>(c->config.checkpoint_location);
+  c->dead_letters = std::make_unique<DeadLetterLog>(c->config.dlq_directory);
+  // An unusable folder is a configuration error (exit code 2), whatever the file system said.
+  if (Status st = c->dead_letters->Open(NowMillis()); !st.ok())
     return InvalidArgument(st.message());
-  env->batch_log = std::make_unique<BatchLog>(env->config.log_directory);
-  if (Status st = env->batch_log->Open(); !st.ok()) return InvalidArgument(st.message());
-  env->engine = std::make_unique<Engine>(*env->store, *env->checkpoint, *env->dead_letters,
-                                         EngineOptionsFrom(env->config));
-  return env;
+  c->batch_log = std::make_unique<BatchLog>(c->config.log_directory);
+  if (Status st = c->batch_log->Open(); !st.ok()) return InvalidArgument(st.message());
+  c->engine = std::make_unique<Engine>(*c->store, *c->checkpoint, *c->dead_letters,
+                                       EngineOptionsFrom(c->config));
+  return c;
 }
 
-Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegistry* metrics) {
+Result<std::unique_ptr<EventPublisher>> StartEvents(EngineComponents& components,
+                                                    MetricsRegistry* metrics) {
   EventPublisherOptions eo;
-  eo.backend_api_url = env.config.backend_api_url;
-  eo.service_token = env.config.service_token;
+  eo.backend_api_url = components.config.backend_api_url;
+  eo.service_token = components.config.service_token;
   if (metrics) eo.on_result = [metrics](std::string_view r) { metrics->RecordEvent(r); };
   auto publisher = EventPublisher::Create(std::move(eo));
   if (!publisher.ok()) return publisher.status();
   if (*publisher) {
-    env.engine->SetChangeListener(publisher->get());
+    components.engine->SetChangeListener(publisher->get());
     spdlog::info("backend events: on, to {}", (*publisher)->endpoint_for_logs());
   }
   return std::move(publisher).value();
 }
 
-int UsageExit(CLI::App& app, const CLI::ParseError& error) { return app.exit(error) == 0 ? 0 : 2; }
-
-int ReportSetupError(const Status& status) {
-  std::fprintf(stderr, "health-analytics: %s\n", status.message().c_str());
-  return 2;
-}
-
-bool CreateIndexesLogged(Store& store) {
+Status CreateIndexesLogged(Store& store) {
   std::vector<std::string> warnings;
   Status st = store.CreateIndexes(&warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
-  if (!st.ok()) {
-    spdlog::warn("indexes not checked: {}", st.message());
-    return false;
-  }
-  return true;
+  if (!st.ok()) spdlog::warn("indexes not checked: {}", st.message());
+  return st;
 }
 
 }  // namespace ha::cli

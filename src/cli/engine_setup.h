@@ -1,9 +1,8 @@
-// What every database command builds before it runs: configuration, logging, the store, the
-// checkpoint, the dead-letter and batch logs, and the engine.
+// What the engine commands build before they run (the runner, cli/runner.h, calls these):
+// logging, the store, the checkpoint, the dead-letter and batch logs, the engine and the events.
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "checkpoint/checkpoint.h"
@@ -16,27 +15,15 @@
 #include "observe/metrics.h"
 #include "store/store.h"
 
-namespace CLI {
-class App;
-class ParseError;
-}  // namespace CLI
-
 namespace ha::cli {
-
-struct CommonFlags {
-  FlagValues flags;
-  std::string now_text;        // --now as given
-  std::optional<Instant> now;  // parsed by SetUpEngine
-};
-
-// Adds the configuration flags (and --now when `with_now`).
-void AddCommonFlags(CLI::App& app, CommonFlags* common, bool with_now);
 
 // Sets up spdlog from LOG_LEVEL and LOG_FORMAT (console lines in UTC, or one JSON object per
 // line).
 void SetUpLogging(const Config& config);
 
-struct EngineEnv {
+// Everything the engine runs with, built from one validated configuration. The engine borrows
+// the others, so it is declared last (destroyed first).
+struct EngineComponents {
   Config config;
   std::unique_ptr<Store> store;
   std::unique_ptr<CheckpointStore> checkpoint;
@@ -45,25 +32,21 @@ struct EngineEnv {
   std::unique_ptr<Engine> engine;
 };
 
-// Loads and validates the configuration (MONGO_* required), parses --now, sets up logging and
-// builds everything. kInvalidArgument for a configuration problem (exit code 2).
-Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common);
+// Builds the components from `config` (MONGO_* set). kInvalidArgument when the driver refuses
+// MONGO_URI or DLQ_DIRECTORY or LOG_DIRECTORY cannot be created (exit code 2). Nothing connects
+// yet: the store selects a server on first use.
+Result<std::unique_ptr<EngineComponents>> BuildEngineComponents(const Config& config);
 
-// Prints CLI11's message for a parse error and returns the exit code: 0 for --help, 2 for a
-// usage error (an unknown flag, a missing or malformed value).
-int UsageExit(CLI::App& app, const CLI::ParseError& error);
-
-// Prints a setup error and returns its exit code (2).
-int ReportSetupError(const Status& status);
-
-// Creates the recommended indexes and logs each warning. False when the server is unreachable.
-bool CreateIndexesLogged(Store& store);
+// Creates the recommended indexes and logs each warning. On failure returns the store's status
+// (kUnavailable when no server could be selected); the warnings are logged either way.
+Status CreateIndexesLogged(Store& store);
 
 // Backend events (analytics spec section 5) when BACKEND_API_URL and SERVICE_TOKEN are both set:
 // a publisher listening to the engine, counting outcomes in `metrics` (may be null). Returns
 // nullptr when events are off; kInvalidArgument for a malformed URL or token (exit code 2).
 // The publisher must outlive the engine's batches; call Shutdown on it before exit.
-Result<std::unique_ptr<EventPublisher>> StartEvents(EngineEnv& env, MetricsRegistry* metrics);
+Result<std::unique_ptr<EventPublisher>> StartEvents(EngineComponents& components,
+                                                    MetricsRegistry* metrics);
 
 // The store's options from the configuration.
 StoreOptions StoreOptionsFrom(const Config& config);

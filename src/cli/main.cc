@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/runner.h"
 #include "core/version.h"
 
 namespace ha::cli {
@@ -40,11 +41,11 @@ int Main(int argc, char** argv) {
   char** sub_argv = argc > 1 ? argv + 1 : run_argv;
   if (cmd == "version" || cmd == "--version") {
     std::printf("health-analytics %s\n", kVersion);
-    return 0;
+    return kExitOk;
   }
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);
-    return 0;
+    return kExitOk;
   }
   if (cmd == "compute") return RunCompute(sub_argc, sub_argv);
   if (cmd == "seed") return RunSeed(sub_argc, sub_argv);
@@ -57,7 +58,7 @@ int Main(int argc, char** argv) {
   if (!cmd.empty() && cmd.front() == '-') return RunEngine(argc, argv);  // `run` with flags
   std::fprintf(stderr, "health-analytics: unknown command '%.*s'\n\n%s",
                static_cast<int>(cmd.size()), cmd.data(), kUsage);
-  return 2;
+  return kExitUsage;
 }
 
 }  // namespace ha::cli

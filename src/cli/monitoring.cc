@@ -104,8 +104,9 @@ UserAnalyticsLookup UserAnalyticsFromDatabase(const Config& c) {
   };
 }
 
-EngineMonitoring::EngineMonitoring(EngineEnv& env, bool with_http) : env_(env) {
-  const Config& c = env.config;
+EngineMonitoring::EngineMonitoring(EngineComponents& components, bool with_http)
+    : components_(components) {
+  const Config& c = components.config;
   MonitorOptions o;
   o.version = kVersion;
   o.interval_seconds = c.batch_interval_seconds;
@@ -114,7 +115,8 @@ EngineMonitoring::EngineMonitoring(EngineEnv& env, bool with_http) : env_(env) {
   o.config = ConfigSummary(c);
   monitor_ = std::make_unique<Monitor>(std::move(o), NowMillis());
   // Load() only reads; an unreadable checkpoint is reported by the first batch.
-  if (auto state = env.checkpoint->Load(); state.ok()) monitor_->SetWatermark(state->watermark);
+  if (auto state = components.checkpoint->Load(); state.ok())
+    monitor_->SetWatermark(state->watermark);
   WriteTextfile();
   if (with_http && c.health_check_port != 0) {
     http_ = std::make_unique<HttpServer>(*monitor_);
@@ -134,9 +136,9 @@ EngineMonitoring::~EngineMonitoring() {
 }
 
 void EngineMonitoring::OnBatch(const BatchReport& r, double next_interval) {
-  monitor_->SetDeadLetterTotals(env_.dead_letters->counts_by_reason());
+  monitor_->SetDeadLetterTotals(components_.dead_letters->counts_by_reason());
   monitor_->OnBatch(r, next_interval,
-                    r.failed && env_.engine->last_error_code() == StatusCode::kUnavailable);
+                    r.failed && components_.engine->last_error_code() == StatusCode::kUnavailable);
   WriteTextfile();
 }
 

@@ -34,8 +34,8 @@ class EngineMonitoring {
   // textfile once. With `with_http` and HEALTH_CHECK_PORT != 0, serves the HTTP endpoints on
   // HEALTH_CHECK_HOST:HEALTH_CHECK_PORT, the per-user view included (UserAnalyticsFromDatabase); a
   // failure to listen is logged as a warning and the engine runs on without them (probes then fail,
-  // which is what an operator should see). Borrows `env`, which must outlive this object.
-  EngineMonitoring(EngineEnv& env, bool with_http);
+  // which is what an operator should see). Borrows `components`, which must outlive this object.
+  EngineMonitoring(EngineComponents& components, bool with_http);
   ~EngineMonitoring();
 
   // After each batch, from the loop's on_batch (`next_interval` as the loop passes it): feeds
@@ -52,7 +52,7 @@ class EngineMonitoring {
  private:
   void WriteTextfile();
 
-  EngineEnv& env_;
+  EngineComponents& components_;
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<HttpServer> http_;
   bool textfile_failing_ = false;

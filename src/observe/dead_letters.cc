@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/atomic_file.h"
+#include "codec/ejson.h"
 
 namespace ha {
 namespace {
@@ -21,21 +22,57 @@ std::string FileFor(const std::string& dir, Instant t) {
   return dir + "/dead_letters_" + FormatYmd(t) + ".jsonl";
 }
 
+// ISO-8601 for the years 0000-9999, where FormatInstant's form can be read back; beyond, the
+// milliseconds since the epoch as a number.
+void AppendInstant(Instant t, std::string* out) {
+  constexpr Instant kYear0 = -62167219200000, kYear10000 = 253402300800000;
+  if (t >= kYear0 && t < kYear10000) {
+    AppendJsonString(FormatInstant(t), out);
+  } else {
+    *out += std::to_string(t);
+  }
+}
+
 }  // namespace
 
+void DeadLetterLog::AppendJson(const DeadLetter& l, std::string* out) {
+  *out += R"({"recorded_at":)";
+  AppendInstant(l.recorded_at, out);
+  *out += R"(,"batch_id":)";
+  *out += std::to_string(l.batch_id);
+  *out += R"(,"doc_id":)";
+  if (l.doc_id.empty()) {
+    *out += "null";
+  } else {
+    AppendJsonString(l.doc_id, out);
+  }
+  *out += R"(,"user_id":)";
+  AppendJsonString(l.user_id, out);
+  *out += R"(,"updated_at":)";
+  if (l.updated_at) {
+    AppendInstant(*l.updated_at, out);
+  } else {
+    *out += "null";
+  }
+  *out += R"(,"field":)";
+  AppendJsonString(l.field, out);
+  *out += R"(,"reason":)";
+  AppendJsonString(l.reason, out);
+  *out += R"(,"value":)";
+  if (l.value_json.empty()) {
+    *out += "null";
+  } else if (nlohmann::json::accept(l.value_json)) {
+    *out += l.value_json;
+  } else {
+    AppendJsonString(l.value_json, out);
+  }
+  *out += '}';
+}
+
 std::string DeadLetterLog::ToJsonLine(const DeadLetter& l) {
-  nlohmann::ordered_json j;
-  j["recorded_at"] = FormatInstant(l.recorded_at);
-  j["batch_id"] = l.batch_id;
-  j["doc_id"] = l.doc_id;
-  j["user_id"] = l.user_id;
-  j["updated_at"] = l.updated_at ? nlohmann::ordered_json(FormatInstant(*l.updated_at))
-                                 : nlohmann::ordered_json(nullptr);
-  j["field"] = l.field;
-  j["reason"] = l.reason;
-  auto value = nlohmann::ordered_json::parse(l.value_json, nullptr, /*allow_exceptions=*/false);
-  j["value"] = value.is_discarded() ? nlohmann::ordered_json(l.value_json) : value;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  AppendJson(l, &out);
+  return out;
 }
 
 Status DeadLetterLog::Open(Instant now) {
@@ -53,9 +90,14 @@ Status DeadLetterLog::Open(Instant now) {
       if (j.contains("updated_at") && j["updated_at"].is_string()) {
         auto p = ParseInstant(j["updated_at"].get<std::string>());
         if (p.ok()) updated = *p;
+      } else if (j.contains("updated_at") && j["updated_at"].is_number_integer()) {
+        updated = j["updated_at"].get<Instant>();
       }
-      seen_.insert(
-          Key(j.value("doc_id", ""), updated, j.value("field", ""), j.value("user_id", "")));
+      // doc_id is null for whole-user letters (and was "" in files of older versions).
+      auto text = [&j](const char* key) {
+        return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+      };
+      seen_.insert(Key(text("doc_id"), updated, text("field"), text("user_id")));
     }
   }
   return Status::Ok();

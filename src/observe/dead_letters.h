@@ -31,7 +31,14 @@ class DeadLetterLog final : public DeadLetterSink {
   const std::map<std::string, int64_t>& counts_by_reason() const { return counts_; }
   int64_t total() const { return total_; }
 
-  // One JSON line (no newline) of the log's format.
+  // The one encoder of a dead letter, used by this log and by `compute --dead-letters`: one JSON
+  // object (no newline) with recorded_at, batch_id, doc_id, user_id, updated_at, field, reason,
+  // value in that order. doc_id is null when there is no document (whole-user letters, a
+  // `compute` line without _id: DeadLetter::doc_id empty); instants are ISO-8601 UTC strings for
+  // the years 0000-9999 and milliseconds since the epoch beyond (no ISO-8601 form without a
+  // sign); value is value_json as it is (relaxed Extended JSON), "null" when empty, and a JSON
+  // string when it is not valid JSON.
+  static void AppendJson(const DeadLetter& letter, std::string* out);
   static std::string ToJsonLine(const DeadLetter& letter);
 
  private:

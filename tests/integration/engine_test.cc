@@ -16,7 +16,7 @@
 #include "core/object_id.h"
 #include "core/time.h"
 #include "tests/integration/harness.h"
-#include "tests/unit/events/http_receiver.h"
+#include "tests/support/http_receiver.h"
 
 namespace ha::testing {
 namespace {

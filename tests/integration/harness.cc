@@ -53,55 +53,7 @@ void InitMongoc() {
   (void)done;
 }
 
-std::vector<std::string> ChildEnv(const Env& env) {
-  std::vector<std::string> out;
-  for (const char* keep : {"PATH", "HOME", "LANG", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                           "TSAN_OPTIONS", "LSAN_OPTIONS"})
-    if (const char* v = std::getenv(keep)) out.push_back(std::string(keep) + "=" + v);
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
-  return out;
-}
-
-pid_t StartChild(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
-                 const std::string& stdin_path, const std::string& out_path,
-                 const std::string& err_path) {
-  std::vector<std::string> argv_s = {HA_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s = ChildEnv(env);
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    if (chdir(cwd.c_str()) != 0) _exit(127);
-    const int in = open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 }  // namespace
-
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/ha-test-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 Server::Server() { Start(); }
 
@@ -127,46 +79,6 @@ Server::~Server() {
     Stop();
   } catch (...) {
   }
-}
-
-RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
-                const std::string& stdin_path) {
-  static std::atomic<int> counter{0};
-  const std::string base = cwd + "/.run" + std::to_string(counter++);
-  const pid_t pid = StartChild(args, env, cwd, stdin_path, base + ".out", base + ".err");
-  RunResult r;
-  r.exit_code = Wait(pid);
-  r.out = ReadFile(base + ".out");
-  r.err = ReadFile(base + ".err");
-  return r;
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const Env& env, const std::string& cwd) {
-  static std::atomic<int> counter{0};
-  const std::string base = cwd + "/.spawn" + std::to_string(counter++);
-  return StartChild(args, env, cwd, "", base + ".out", base + ".err");
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;  // not our child, or already reaped
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::trunc);
-  out << contents;
 }
 
 std::vector<nlohmann::json> BatchLogLines(const std::string& dir) {
@@ -304,21 +216,6 @@ std::string Db::ExportRelaxed(const std::string& collection) {
   mongoc_cursor_destroy(cursor);
   mongoc_collection_destroy(c);
   return out;
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error("no free loopback port");
-  }
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 bool WaitFor(const std::function<bool()>& ok, double seconds) {

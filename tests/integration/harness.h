@@ -4,7 +4,6 @@
 
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
-#include <sys/types.h>
 
 #include <functional>
 #include <map>
@@ -12,18 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/ports.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+// TempDir, ReadFile, WriteFile (tests/support/temp_dir.h), RunHa, Spawn, Wait, Env, RunResult
+// (tests/support/process.h) and FreePort (tests/support/ports.h) are shared with the unit tests.
 namespace ha::testing {
-
-// A fresh temporary directory, removed with the object.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // TLS for a test server (scripts/ferretdb, HA_FERRETDB_TLS_*): PEM files.
 struct ServerTls {
@@ -52,27 +46,6 @@ class Server {
   ServerTls tls_;
 };
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-using Env = std::map<std::string, std::string>;
-
-// Runs the health-analytics binary with `args` and `env` added to a clean environment (no
-// MONGO_* or other settings inherited), in `cwd`, with stdin from `stdin_path` (or /dev/null).
-RunResult RunHa(const std::vector<std::string>& args, const Env& env, const std::string& cwd,
-                const std::string& stdin_path = "");
-
-// Starts the binary in the background; output goes to files in `cwd`.
-pid_t Spawn(const std::vector<std::string>& args, const Env& env, const std::string& cwd);
-// Waits for a spawned child; returns its exit code (128 + signal when killed).
-int Wait(pid_t pid);
-
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& contents);
-
 // The batch log's lines in a LOG_DIRECTORY (every batch_logs_<YYYYMMDD>.jsonl), in batch_id
 // order.
 std::vector<nlohmann::json> BatchLogLines(const std::string& dir);
@@ -100,9 +73,6 @@ class Db {
   mongoc_client_t* client_;
   std::string name_;
 };
-
-// A loopback port nobody listens on now; throws when none can be bound.
-int FreePort();
 
 // Polls `ok` every 100 ms for up to `seconds`; the last answer of `ok`.
 bool WaitFor(const std::function<bool()>& ok, double seconds);

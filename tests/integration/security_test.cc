@@ -207,8 +207,8 @@ TEST(SecretsTest, NoCommandLogFileOrEndpointShowsThePasswordOrTheToken) {
             {"indexes"}}) {
         RunResult r = RunHa(args, env, dir);
         everything += r.out + r.err;
-        // `once` as the case says, and 3 (no server) for every command; `doctor` reports a
-        // malformed URI as a failed check (1) and `indexes` as a configuration error (2).
+        // `once` as the case says, and 3 (no server) for every command; a malformed URI is a
+        // configuration error (2) for `indexes` (and `doctor`, which is only checked to fail).
         const bool exact =
             args[0] == "once" || c.once_exit == 3 || (c.once_exit == 2 && args[0] == "indexes");
         if (exact) {

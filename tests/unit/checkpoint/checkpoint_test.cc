@@ -129,7 +129,7 @@ TEST_F(CheckpointTest, EveryTimestampFormOfTheSpecIsReadFromTheWatermarkFile) {
 
 TEST_F(CheckpointTest, EmptyWatermarkFileIsAnErrorNamingTheFileAndTheFix) {
   for (const char* empty : {"", "\n", "   \n\t\n"}) {
-    SCOPED_TRACE(testing::PrintToString(empty));
+    SCOPED_TRACE(::testing::PrintToString(empty));
     std::filesystem::create_directories(dir_);
     ShellWrite(wm_path_, empty);
     auto st = store_.Load();
@@ -146,7 +146,7 @@ TEST_F(CheckpointTest, UnparsableWatermarkFileIsAnErrorShowingWhatItHolds) {
   for (const char* bad :
        {"yesterday\n", "1732096845", "2025-13-01T00:00:00Z", "2025-11-20T10:00:45.1234567890Z",
         "2025-11-20T10:00:45Z junk", "\x01\x02\xff"}) {
-    SCOPED_TRACE(testing::PrintToString(bad));
+    SCOPED_TRACE(::testing::PrintToString(bad));
     std::filesystem::create_directories(dir_);
     ShellWrite(wm_path_, bad);
     auto st = store_.Load();

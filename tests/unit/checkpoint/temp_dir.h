@@ -1,9 +1,8 @@
-// A scratch directory for one test, removed afterwards, and small file helpers that act like an
-// operator's shell (`echo ... > file` rewrites the same inode in place).
+// File helpers for the checkpoint tests that act like an operator's shell (`echo ... > file`
+// rewrites the same inode in place); the scratch folder is the shared one of tests/support.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -13,28 +12,12 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/temp_dir.h"
+
 namespace ha::testing_util {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ha-ckpt-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// The shared scratch folder (tests/support/temp_dir.h).
+using ha::testing::TempDir;
 
 // Writes like `echo text > path`: truncates and rewrites the existing file (same inode).
 inline void ShellWrite(const std::string& path, const std::string& text) {

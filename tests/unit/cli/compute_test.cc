@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "run_util.h"
+#include "tests/support/process.h"
 
 namespace ha::testing {
 namespace {

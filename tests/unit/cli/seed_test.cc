@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "run_util.h"
+#include "tests/support/process.h"
 
 namespace ha::testing {
 namespace {

@@ -13,8 +13,8 @@
 #include <set>
 #include <sstream>
 
-#include "http_receiver.h"
 #include "sample_changes.h"
+#include "tests/support/http_receiver.h"
 
 namespace ha {
 namespace {
