@@ -3,6 +3,7 @@
 // _compute.py) is the public surface; this module stays thin: it validates the options with
 // the CLI's own rules, feeds lines or BSON documents, and hands back the CLI's JSON lines.
 #include <bson/bson.h>
+#include <fmt/format.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
@@ -67,9 +68,8 @@ class Compute {
 
   std::map<std::string, int64_t> Counts() const {
     const ha::cli::ComputeCounts& c = job_->counts();
-    return {{"documents", c.documents}, {"skipped", c.skipped},
-            {"duplicates", c.duplicates}, {"dead_letters", c.dead_letters},
-            {"users", c.users},         {"analytics", c.analytics}};
+    return {{"documents", c.documents},       {"skipped", c.skipped}, {"duplicates", c.duplicates},
+            {"dead_letters", c.dead_letters}, {"users", c.users},     {"analytics", c.analytics}};
   }
 
  private:
@@ -110,6 +110,37 @@ int64_t ParseInstant(std::string_view text) {
   return *t;
 }
 
+// The runner's configuration, resolved exactly as the CLI resolves it (LoadConfig: flags, then
+// the environment, then `.env` in the working directory), as a dict of the variables' names.
+// ValueError with the CLI's message (secrets hidden) when a value is invalid or MONGO_URI /
+// MONGO_DB_NAME is missing.
+std::map<std::string, std::string> LoadConfig(const std::map<std::string, std::string>& flags) {
+  auto c = ha::cli::LoadConfig(flags, ha::cli::ConfigScope::kFull, /*require_mongo=*/true);
+  if (!c.ok()) throw nb::value_error(c.status().message().c_str());
+  auto num = [](double v) { return fmt::format("{}", v); };
+  const ha::AnalyticsOptions& a = c->analytics;
+  return {{"MONGO_URI", c->mongo_uri},
+          {"MONGO_URI_REDACTED", ha::cli::RedactUri(c->mongo_uri)},
+          {"MONGO_DB_NAME", c->mongo_db_name},
+          {"SOURCE_COLLECTION", c->source_collection},
+          {"ANALYTICS_COLLECTION", c->analytics_collection},
+          {"USERS_COLLECTION", c->users_collection},
+          {"BATCH_INTERVAL_SECONDS", num(c->batch_interval_seconds)},
+          {"CHECKPOINT_LOCATION", c->checkpoint_location},
+          {"MAX_BATCH_DOCS", std::to_string(c->max_batch_docs)},
+          {"HISTORY_DAYS", std::to_string(a.history_days)},
+          {"RESULT_TTL_DAYS", std::to_string(c->result_ttl_days)},
+          {"ZERO_IS_MISSING", a.zero_is_missing ? "true" : "false"},
+          {"TREND_THRESHOLD_PERCENT", num(a.trend_threshold_percent)},
+          {"ANOMALY_Z_THRESHOLD", num(a.anomaly_z_threshold)},
+          {"ANOMALY_MIN_BASELINE", std::to_string(a.anomaly_min_baseline)},
+          {"ANOMALY_MIN_DEVIATION_PERCENT", num(a.anomaly_min_deviation_percent)},
+          {"LOG_DIRECTORY", c->log_directory},
+          {"METRICS_DIRECTORY", c->metrics_directory},
+          {"DLQ_DIRECTORY", c->dlq_directory},
+          {"LOG_LEVEL", c->log_level}};
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -126,5 +157,7 @@ NB_MODULE(_native, m) {
       .def("counts", &Compute::Counts);
   m.def("parse_instant", &ParseInstant, nb::arg("text"),
         "ISO-8601 instant -> milliseconds since the epoch (ValueError when invalid).");
+  m.def("load_config", &LoadConfig, nb::arg("flags"),
+        "The CLI's configuration (flags, environment, .env), validated; ValueError if invalid.");
   m.def("now_ms", &ha::NowMillis, "The system clock in milliseconds since the epoch.");
 }

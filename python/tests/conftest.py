@@ -24,6 +24,7 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
         # Delta rebuilds its log state with 50 partitions by default: minutes on 2 cores.
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
