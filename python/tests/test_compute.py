@@ -239,3 +239,19 @@ def test_compute_frame_with_a_column_per_metric():
     assert row["rollingAverage"] == 5000.0 and row["statistics.dataPointsCount"] == 2
     weight = out[(out["metricType"] == "weight") & (out["timeRange"] == "7day")].iloc[0]
     assert weight["statistics.dataPointsCount"] == 1 and weight["rollingAverage"] == 70.0
+
+
+def test_python_m_health_analytics_compute_mirrors_the_cli(binary, data, tmp_path):
+    import sys
+    cli_out, cli_dead = run_cli(binary, data, "--history-days", "60")
+    dead = tmp_path / "dead.jsonl"
+    out = subprocess.run(
+        [sys.executable, "-m", "health_analytics", "compute", "--now", NOW, "--users",
+         data / "users.jsonl", "--dead-letters", dead, "--history-days", "60"],
+        input=(data / "healthmetrics.jsonl").read_bytes(), capture_output=True, check=True,
+        cwd=tmp_path)
+    assert out.stdout.decode() == cli_out
+    assert dead.read_text() == cli_dead
+    bad = subprocess.run([sys.executable, "-m", "health_analytics", "compute",
+                          "--history-days", "0"], input=b"", capture_output=True, cwd=tmp_path)
+    assert bad.returncode == 2 and b"HISTORY_DAYS = '0' is invalid" in bad.stderr
