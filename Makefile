@@ -47,3 +47,19 @@ format-check:
 
 clean:
 	@rm -rf build
+
+# The Python package (pyproject.toml, python/): the venv .venv with the pinned toolchain
+# (python/requirements.txt, installed once), the CLI (tests compare against it), the package
+# built and installed from this tree, then pytest (python/tests; PYTEST_ARGS='-m "not spark"'
+# leaves out the Spark tests).
+VENV ?= .venv
+PYTEST_ARGS ?=
+.PHONY: python-test
+python-test: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target health-analytics
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@cmp -s python/requirements.txt $(VENV)/.requirements || { \
+	  $(VENV)/bin/pip install -q -r python/requirements.txt && \
+	  cp python/requirements.txt $(VENV)/.requirements; }
+	@$(VENV)/bin/pip install -q --no-build-isolation -Ccmake.define.HA_WERROR=ON .
+	@HA_BINARY=$(BUILD)/health-analytics $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -302,6 +303,26 @@ Result<Config> LoadConfig(const FlagValues& flags, ConfigScope scope, bool requi
     return InvalidArgument(fmt::format(
         "MIN_BATCH_INTERVAL_SECONDS = {} is invalid: expected at most BATCH_INTERVAL_SECONDS ({})",
         config.min_batch_interval_seconds, config.batch_interval_seconds));
+  return config;
+}
+
+Result<Config> ConfigFromValues(const FlagValues& values, ConfigScope scope) {
+  Config config;
+  size_t used = 0;
+  for (const Setting& s : Settings()) {
+    if (!InScope(s, scope)) continue;
+    auto v = values.find(s.name);
+    if (v == values.end()) continue;
+    ++used;
+    if (Status st = s.apply(v->second, config); !st.ok()) return st;
+  }
+  if (used != values.size())
+    for (const auto& [name, value] : values)
+      if (std::none_of(Settings().begin(), Settings().end(),
+                       [&](const Setting& s) { return InScope(s, scope) && name == s.name; }))
+        return InvalidArgument(fmt::format("{} is not an option here", name));
+  if (config.worker_threads == 0)
+    config.worker_threads = std::max(1u, std::thread::hardware_concurrency());
   return config;
 }
 

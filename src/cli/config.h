@@ -65,6 +65,12 @@ void AddConfigFlags(CLI::App& app, ConfigScope scope, FlagValues* flags);
 // With `require_mongo`, a missing MONGO_URI or MONGO_DB_NAME is an error.
 Result<Config> LoadConfig(const FlagValues& flags, ConfigScope scope, bool require_mongo);
 
+// As LoadConfig, but from `values` alone (no environment, no `.env`): a variable not in
+// `values` keeps its default. For callers that take the options as arguments (the Python
+// binding). InvalidArgument for a value that fails validation, or for a name that is not a
+// variable of `scope`.
+Result<Config> ConfigFromValues(const FlagValues& values, ConfigScope scope);
+
 // MONGO_URI with any password replaced by "***", for logs and `doctor`.
 std::string RedactUri(const std::string& uri);
 
