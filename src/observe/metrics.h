@@ -79,9 +79,14 @@ class MetricsRegistry {
     kCurrentAndLegacy,  // plus the old job's spark_analytics_* (the textfile)
   };
 
-  // The text exposition: a HELP and a TYPE line per family, then its samples, with no sample
-  // timestamps. Checkpoint lag is `now` (wall clock, ms) minus the last known watermark; it is
-  // left out while no watermark is known.
+  // The text exposition (prometheus-cpp's TextSerializer): a HELP and a TYPE line per family,
+  // then its samples, with no sample timestamps; families are grouped by type (counters, gauges,
+  // histograms). Checkpoint lag is `now` (wall clock, ms) minus the last known watermark; it and
+  // the watermark and last-success gauges are left out while unknown.
+  //
+  // Each call fills a fresh prometheus::Registry from one Snapshot(): the snapshot stays the one
+  // source of truth (the JSON endpoints, the status page and the textfile read it too), and the
+  // lag depends on `now`, so there is nothing to keep in step between two stores.
   std::string Render(Instant now, Names names = Names::kCurrent) const;
 
  private:
@@ -89,8 +94,5 @@ class MetricsRegistry {
   const std::string version_;
   MetricsSnapshot m_;
 };
-
-// A label value escaped for the text format (backslash, double quote and newline).
-std::string EscapeLabelValue(std::string_view value);
 
 }  // namespace ha
