@@ -943,7 +943,7 @@ void AppendRelaxedJson(const bson_t* doc, std::string* out) {
 
 std::string ToRelaxedJson(const bson_t* doc) {
   std::string out;
-  out.reserve(doc->len * 2u);
+  out.reserve(size_t{doc->len} * 2);
   AppendRelaxedJson(doc, &out);
   return out;
 }
