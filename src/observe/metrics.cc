@@ -183,7 +183,7 @@ MetricsRegistry::MetricsRegistry(std::string version, double interval_seconds, I
 
 void MetricsRegistry::RecordBatch(const BatchReport& r) {
   const double seconds = Seconds(r.processing_time_ms());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (r.failed) {
     ++m_.batches_failed;
   } else {
@@ -205,27 +205,27 @@ void MetricsRegistry::RecordBatch(const BatchReport& r) {
 }
 
 void MetricsRegistry::RecordDeadLetters(std::string_view reason, int64_t count) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   m_.dead_letters_by_reason[std::string(reason)] += count;
 }
 
 void MetricsRegistry::RecordEvent(std::string_view result, int64_t count) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   m_.events_by_result[std::string(result)] += count;
 }
 
 void MetricsRegistry::SetWatermark(std::optional<Instant> watermark) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   m_.watermark = watermark;
 }
 
 void MetricsRegistry::SetPollingInterval(double seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   m_.polling_interval_seconds = seconds;
 }
 
 MetricsSnapshot MetricsRegistry::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return m_;
 }
 

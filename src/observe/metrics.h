@@ -1,5 +1,6 @@
-// The engine's Prometheus metrics (engine spec section 7): counters, gauges and a batch-duration
-// histogram fed from each BatchReport, rendered in the text exposition format (version 0.0.4).
+// The engine's Prometheus metrics (docs/OPERATIONS.md, Metrics): counters, gauges and a
+// batch-duration histogram fed from each BatchReport, rendered in the text exposition format
+// (version 0.0.4).
 //
 // Current names start with `health_analytics_`. The old Spark job's names (`spark_analytics_*`)
 // are rendered too when asked (the node_exporter textfile keeps them, so existing dashboards and
@@ -9,11 +10,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/thread_annotations.h"
 #include "core/time.h"
 #include "observe/batch_log.h"
 
@@ -90,9 +91,9 @@ class MetricsRegistry {
   std::string Render(Instant now, Names names = Names::kCurrent) const;
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   const std::string version_;
-  MetricsSnapshot m_;
+  MetricsSnapshot m_ HA_GUARDED_BY(mu_);
 };
 
 }  // namespace ha
