@@ -30,7 +30,8 @@ struct AnalyticsOptions {
   double anomaly_min_deviation_percent = 5.0;  // ANOMALY_MIN_DEVIATION_PERCENT
 };
 
-// How one numeric metric value of a document is classified (analytics spec section 2).
+// How one numeric metric value of a document is classified: an observation only when finite,
+// within the metric's valid range and, for activity metrics, not a "zero means no data" zero.
 enum class ValueClass : uint8_t {
   kObservation,  // finite, in range, and not a "zero means no data" zero
   kNoData,       // exactly 0 for an activity metric while zero_is_missing

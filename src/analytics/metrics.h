@@ -1,4 +1,5 @@
-// The eight analysed metrics and the three time ranges (analytics spec section 2).
+// The eight analysed metrics, with their valid ranges and goals, and the three time ranges
+// (7, 30 and 90 days); docs/ANALYTICS.md says what each figure means.
 #pragma once
 
 #include <array>

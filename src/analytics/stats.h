@@ -1,6 +1,6 @@
-// Small, allocation-free statistics over spans of doubles, with the analytics spec's numerics
-// rules (section 3, "Numerics"): compensated sums, two-pass standard deviation, and sets of
-// equal values that give exactly that value back.
+// Small, allocation-free statistics over spans of doubles, with these numerics rules:
+// compensated sums, two-pass standard deviation, and sets of equal values that give exactly that
+// value back (so a flat week reads as exactly its value, with a deviation of exactly 0).
 #pragma once
 
 #include <span>

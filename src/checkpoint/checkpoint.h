@@ -1,5 +1,5 @@
 // The engine's checkpoint: where the next batch resumes, kept in CHECKPOINT_LOCATION
-// (engine spec section 3).
+// (docs/OPERATIONS.md, "The checkpoint folder").
 //
 // Two files, each replaced atomically:
 //   last_processed_timestamp.txt  the watermark: one ISO-8601 UTC instant and "\n", the file

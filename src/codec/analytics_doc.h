@@ -1,5 +1,6 @@
-// Encoding analytics documents (analytics spec section 4) and fingerprinting their visible
-// content so the writer can skip writes that change nothing.
+// Encoding analytics documents (one per user, metric and time range; their fields are listed in
+// docs/ANALYTICS.md) and fingerprinting their visible content so the writer can skip writes that
+// change nothing.
 #pragma once
 
 #include <bson/bson.h>
@@ -33,7 +34,7 @@ struct WriteStamp {
 void AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
                            int range_index, const WriteStamp& s);
 
-// Appends a whole analytics document without _id, in the spec's section 4 order: the fields of
+// Appends a whole analytics document without _id, in the order the old job wrote: the fields of
 // AppendAnalyticsFields with createdAt (= calculatedAt) between metadata and updatedAt, then
 // __v (int32 0). This is what `compute` prints. `out` should be empty.
 void AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,

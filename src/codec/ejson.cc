@@ -655,6 +655,138 @@ void AppendBase64(const uint8_t* data, uint32_t len, std::string* out) {
 
 void AppendDocument(bson_iter_t* it, bool is_array, std::string* out);
 
+void AppendBinary(const bson_iter_t* it, std::string* out) {
+  bson_subtype_t subtype;
+  uint32_t len;
+  const uint8_t* data;
+  bson_iter_binary(it, &subtype, &len, &data);
+  out->append(R"({"$binary":{"base64":")");
+  AppendBase64(data, len, out);
+  out->append(R"(","subType":")");
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto st = static_cast<unsigned>(subtype);
+  out->push_back(kHex[st >> 4 & 0xF]);
+  out->push_back(kHex[st & 0xF]);
+  out->append("\"}}");
+}
+
+void AppendRegex(const bson_iter_t* it, std::string* out) {
+  const char* options = nullptr;
+  const char* pattern = bson_iter_regex(it, &options);
+  out->append(R"({"$regularExpression":{"pattern":)");
+  AppendJsonString(pattern != nullptr ? pattern : "", out);
+  out->append(R"(,"options":)");
+  AppendJsonString(options != nullptr ? options : "", out);
+  out->append("}}");
+}
+
+void AppendDbPointer(const bson_iter_t* it, std::string* out) {
+  uint32_t len;
+  const char* collection;
+  const bson_oid_t* oid;
+  bson_iter_dbpointer(it, &len, &collection, &oid);
+  out->append(R"({"$dbPointer":{"$ref":)");
+  AppendJsonString(std::string_view(collection, len), out);
+  out->append(R"(,"$id":)");
+  AppendOid(oid, out);
+  out->append("}}");
+}
+
+// {"<key>": "<text>"} for the code and symbol types.
+void AppendWrappedString(std::string_view key, const char* text, uint32_t len, std::string* out) {
+  out->append(R"({")");
+  out->append(key);
+  out->append(R"(":)");
+  AppendJsonString(std::string_view(text, len), out);
+  out->push_back('}');
+}
+
+void AppendCodeWithScope(const bson_iter_t* it, std::string* out) {
+  uint32_t len, scope_len;
+  const uint8_t* scope_data;
+  const char* code = bson_iter_codewscope(it, &len, &scope_len, &scope_data);
+  out->append(R"({"$code":)");
+  AppendJsonString(std::string_view(code, len), out);
+  out->append(R"(,"$scope":)");
+  bson_t scope;
+  bson_iter_t child;
+  if (bson_init_static(&scope, scope_data, scope_len) && bson_iter_init(&child, &scope)) {
+    AppendDocument(&child, false, out);
+  } else {
+    out->append("{}");
+  }
+  out->push_back('}');
+}
+
+void AppendTimestamp(const bson_iter_t* it, std::string* out) {
+  uint32_t t, i;
+  bson_iter_timestamp(it, &t, &i);
+  out->append(R"({"$timestamp":{"t":)");
+  AppendInt(t, out);
+  out->append(R"(,"i":)");
+  AppendInt(i, out);
+  out->append("}}");
+}
+
+void AppendDecimal128(const bson_iter_t* it, std::string* out) {
+  bson_decimal128_t dec;
+  bson_iter_decimal128(it, &dec);
+  char buf[BSON_DECIMAL128_STRING];
+  bson_decimal128_to_string(&dec, buf);
+  out->append(R"({"$numberDecimal":")");
+  out->append(buf);
+  out->append("\"}");
+}
+
+void AppendNested(const bson_iter_t* it, std::string* out) {
+  const bool is_array = bson_iter_type(it) == BSON_TYPE_ARRAY;
+  bson_iter_t child;
+  if (bson_iter_recurse(it, &child)) {
+    AppendDocument(&child, is_array, out);
+  } else {
+    out->append(is_array ? "[]" : "{}");
+  }
+}
+
+// The types the service's own documents never hold (code, symbol, regex, ...): canonical forms.
+void AppendRareValue(const bson_iter_t* it, std::string* out) {
+  uint32_t len;
+  switch (bson_iter_type(it)) {
+    case BSON_TYPE_BINARY:
+      return AppendBinary(it, out);
+    case BSON_TYPE_UNDEFINED:
+      out->append(R"({"$undefined":true})");
+      return;
+    case BSON_TYPE_REGEX:
+      return AppendRegex(it, out);
+    case BSON_TYPE_DBPOINTER:
+      return AppendDbPointer(it, out);
+    case BSON_TYPE_CODE: {
+      const char* code = bson_iter_code(it, &len);
+      return AppendWrappedString("$code", code, len, out);
+    }
+    case BSON_TYPE_SYMBOL: {
+      const char* symbol = bson_iter_symbol(it, &len);
+      return AppendWrappedString("$symbol", symbol, len, out);
+    }
+    case BSON_TYPE_CODEWSCOPE:
+      return AppendCodeWithScope(it, out);
+    case BSON_TYPE_TIMESTAMP:
+      return AppendTimestamp(it, out);
+    case BSON_TYPE_DECIMAL128:
+      return AppendDecimal128(it, out);
+    case BSON_TYPE_MAXKEY:
+      out->append(R"({"$maxKey":1})");
+      return;
+    case BSON_TYPE_MINKEY:
+      out->append(R"({"$minKey":1})");
+      return;
+    default:
+      out->append("null");
+      return;
+  }
+}
+
 void AppendValue(const bson_iter_t* it, std::string* out) {
   switch (bson_iter_type(it)) {
     case BSON_TYPE_DOUBLE:
@@ -667,32 +799,8 @@ void AppendValue(const bson_iter_t* it, std::string* out) {
       return;
     }
     case BSON_TYPE_DOCUMENT:
-    case BSON_TYPE_ARRAY: {
-      bson_iter_t child;
-      if (bson_iter_recurse(it, &child)) {
-        AppendDocument(&child, bson_iter_type(it) == BSON_TYPE_ARRAY, out);
-      } else {
-        out->append(bson_iter_type(it) == BSON_TYPE_ARRAY ? "[]" : "{}");
-      }
-      return;
-    }
-    case BSON_TYPE_BINARY: {
-      bson_subtype_t subtype;
-      uint32_t len;
-      const uint8_t* data;
-      bson_iter_binary(it, &subtype, &len, &data);
-      out->append(R"({"$binary":{"base64":")");
-      AppendBase64(data, len, out);
-      out->append(R"(","subType":")");
-      static constexpr char kHex[] = "0123456789abcdef";
-      const auto st = static_cast<unsigned>(subtype);
-      out->push_back(kHex[st >> 4 & 0xF]);
-      out->push_back(kHex[st & 0xF]);
-      out->append("\"}}");
-      return;
-    }
-    case BSON_TYPE_UNDEFINED:
-      out->append(R"({"$undefined":true})");
+    case BSON_TYPE_ARRAY:
+      AppendNested(it, out);
       return;
     case BSON_TYPE_OID:
       AppendOid(bson_iter_oid(it), out);
@@ -706,99 +814,18 @@ void AppendValue(const bson_iter_t* it, std::string* out) {
     case BSON_TYPE_NULL:
       out->append("null");
       return;
-    case BSON_TYPE_REGEX: {
-      const char* options = nullptr;
-      const char* pattern = bson_iter_regex(it, &options);
-      out->append(R"({"$regularExpression":{"pattern":)");
-      AppendJsonString(pattern != nullptr ? pattern : "", out);
-      out->append(R"(,"options":)");
-      AppendJsonString(options != nullptr ? options : "", out);
-      out->append("}}");
-      return;
-    }
-    case BSON_TYPE_DBPOINTER: {
-      uint32_t len;
-      const char* collection;
-      const bson_oid_t* oid;
-      bson_iter_dbpointer(it, &len, &collection, &oid);
-      out->append(R"({"$dbPointer":{"$ref":)");
-      AppendJsonString(std::string_view(collection, len), out);
-      out->append(R"(,"$id":)");
-      AppendOid(oid, out);
-      out->append("}}");
-      return;
-    }
-    case BSON_TYPE_CODE: {
-      uint32_t len;
-      const char* code = bson_iter_code(it, &len);
-      out->append(R"({"$code":)");
-      AppendJsonString(std::string_view(code, len), out);
-      out->push_back('}');
-      return;
-    }
-    case BSON_TYPE_SYMBOL: {
-      uint32_t len;
-      const char* symbol = bson_iter_symbol(it, &len);
-      out->append(R"({"$symbol":)");
-      AppendJsonString(std::string_view(symbol, len), out);
-      out->push_back('}');
-      return;
-    }
-    case BSON_TYPE_CODEWSCOPE: {
-      uint32_t len, scope_len;
-      const uint8_t* scope_data;
-      const char* code = bson_iter_codewscope(it, &len, &scope_len, &scope_data);
-      out->append(R"({"$code":)");
-      AppendJsonString(std::string_view(code, len), out);
-      out->append(R"(,"$scope":)");
-      bson_t scope;
-      bson_iter_t child;
-      if (bson_init_static(&scope, scope_data, scope_len) && bson_iter_init(&child, &scope)) {
-        AppendDocument(&child, false, out);
-      } else {
-        out->append("{}");
-      }
-      out->push_back('}');
-      return;
-    }
     case BSON_TYPE_INT32:
       AppendInt(bson_iter_int32(it), out);
       return;
-    case BSON_TYPE_TIMESTAMP: {
-      uint32_t t, i;
-      bson_iter_timestamp(it, &t, &i);
-      out->append(R"({"$timestamp":{"t":)");
-      AppendInt(t, out);
-      out->append(R"(,"i":)");
-      AppendInt(i, out);
-      out->append("}}");
-      return;
-    }
     case BSON_TYPE_INT64:
       out->append(R"({"$numberLong":")");
       AppendInt(bson_iter_int64(it), out);
       out->append("\"}");
       return;
-    case BSON_TYPE_DECIMAL128: {
-      bson_decimal128_t dec;
-      bson_iter_decimal128(it, &dec);
-      char buf[BSON_DECIMAL128_STRING];
-      bson_decimal128_to_string(&dec, buf);
-      out->append(R"({"$numberDecimal":")");
-      out->append(buf);
-      out->append("\"}");
+    default:
+      AppendRareValue(it, out);
       return;
-    }
-    case BSON_TYPE_MAXKEY:
-      out->append(R"({"$maxKey":1})");
-      return;
-    case BSON_TYPE_MINKEY:
-      out->append(R"({"$minKey":1})");
-      return;
-    case BSON_TYPE_EOD:
-      break;
   }
-  out->append("null");
 }
 
 void AppendDocument(bson_iter_t* it, bool is_array, std::string* out) {
@@ -916,7 +943,7 @@ void AppendRelaxedJson(const bson_t* doc, std::string* out) {
 
 std::string ToRelaxedJson(const bson_t* doc) {
   std::string out;
-  out.reserve(doc->len * 2u);
+  out.reserve(size_t{doc->len} * 2);
   AppendRelaxedJson(doc, &out);
   return out;
 }

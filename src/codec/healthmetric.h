@@ -1,5 +1,6 @@
-// Decoding one `healthmetrics` document into what the kernel needs (analytics spec sections 1-2),
-// collecting every invalid field for the dead-letter log (engine spec section 7).
+// Decoding one `healthmetrics` document into what the kernel needs (its user, UTC day,
+// (updatedAt, _id) rank and the valid observations: docs/ANALYTICS.md, "Which days count"),
+// collecting every invalid field for the dead-letter log (docs/OPERATIONS.md, Observability).
 #pragma once
 
 #include <bson/bson.h>

@@ -271,7 +271,7 @@ void GenerateSeedData(const SeedOptions& options, SeedSink* sink) {
 
       const Instant midnight = StartOf(day);
       const Instant latest = std::min(midnight + kMillisPerDay - 1, options.now);
-      const Instant earliest = std::min(midnight + 6 * 3600 * 1000, latest);
+      const Instant earliest = std::min(midnight + Instant{6} * 3600 * 1000, latest);
       const Instant created = Between(r, earliest, latest);
       Instant updated = created;
       if (r.Chance(0.1))

@@ -1,4 +1,5 @@
-// Decoding one `users` document: its id and its goals (analytics spec section 3, Streak).
+// Decoding one `users` document: its id and its goals (users.goals; a missing or invalid goal
+// falls back to the default, and the streak counts days that reach it: docs/ANALYTICS.md).
 #pragma once
 
 #include <bson/bson.h>

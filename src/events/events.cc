@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/thread_annotations.h"
 #include "core/version.h"
 #include "events/events_body.h"
 
@@ -103,31 +104,35 @@ struct EventPublisher::Impl {
   const uint64_t nonce;  // with `sequence`, makes documentId unique across restarts
 
   // The batch in progress.
-  std::mutex pending_mu;
-  std::list<PendingUser> pending;
-  std::unordered_map<ObjectId, std::list<PendingUser>::iterator, ObjectIdHash> pending_index;
-  size_t pending_events = 0;
-  size_t pending_bytes = 0;
-  int64_t pending_dropped = 0;  // counted as dropped if the batch commits
-  uint64_t sequence = 0;
+  Mutex pending_mu;
+  std::list<PendingUser> pending HA_GUARDED_BY(pending_mu);
+  std::unordered_map<ObjectId, std::list<PendingUser>::iterator, ObjectIdHash> pending_index
+      HA_GUARDED_BY(pending_mu);
+  size_t pending_events HA_GUARDED_BY(pending_mu) = 0;
+  size_t pending_bytes HA_GUARDED_BY(pending_mu) = 0;
+  // Counted as dropped if the batch commits.
+  int64_t pending_dropped HA_GUARDED_BY(pending_mu) = 0;
+  uint64_t sequence HA_GUARDED_BY(pending_mu) = 0;
 
   // The send queue.
-  mutable std::mutex mu;
+  mutable Mutex mu;
   std::condition_variable work_cv;  // an event is queued, or stopping, or abort
   std::condition_variable idle_cv;  // an event was handled
-  std::deque<Event> queue;
-  size_t queue_bytes = 0;
-  int in_flight = 0;
-  bool stopping = false;           // Shutdown began: workers leave once the queue is empty
-  bool shut_down = false;          // Shutdown ran: nothing more is queued
+  std::deque<Event> queue HA_GUARDED_BY(mu);
+  size_t queue_bytes HA_GUARDED_BY(mu) = 0;
+  int in_flight HA_GUARDED_BY(mu) = 0;
+  // Shutdown began: workers leave once the queue is empty.
+  bool stopping HA_GUARDED_BY(mu) = false;
+  // Shutdown ran: nothing more is queued.
+  bool shut_down HA_GUARDED_BY(mu) = false;
   std::atomic<bool> abort{false};  // Shutdown's time is up: stop now (set under `mu`)
   std::vector<std::thread> workers;
 
   std::atomic<int64_t> sent{0}, failed{0}, dropped{0}, retried{0};
 
-  std::mutex log_mu;
-  std::optional<Clock::time_point> last_warning;
-  int64_t held_back = 0;
+  Mutex log_mu;
+  std::optional<Clock::time_point> last_warning HA_GUARDED_BY(log_mu);
+  int64_t held_back HA_GUARDED_BY(log_mu) = 0;
 
   void Report(std::string_view result, int64_t n = 1) const {
     if (!options.on_result) return;
@@ -137,7 +142,7 @@ struct EventPublisher::Impl {
   // A warning, rate-limited by options.log_interval, with the token scrubbed.
   void Warn(std::string message) {
     {
-      std::lock_guard lk(log_mu);
+      MutexLock lk(log_mu);
       const auto now = Clock::now();
       if (last_warning && now - *last_warning < options.log_interval) {
         ++held_back;
@@ -163,7 +168,7 @@ struct EventPublisher::Impl {
   void Enqueue(std::vector<Event>&& events, int64_t dropped_before) {
     int64_t overflow = 0, refused = 0;
     {
-      std::lock_guard lk(mu);
+      MutexLock lk(mu);
       if (shut_down) {
         refused = static_cast<int64_t>(events.size());
       } else {
@@ -190,8 +195,11 @@ struct EventPublisher::Impl {
 
   // Waits `d` unless Shutdown's time runs out first; false when it did.
   bool SleepUnlessAborted(milliseconds d) {
-    std::unique_lock lk(mu);
-    return !work_cv.wait_for(lk, d, [&] { return abort.load(); });
+    const auto deadline = Clock::now() + d;
+    MutexLock lk(mu);
+    while (!abort.load())
+      if (!lk.WaitUntil(work_cv, deadline)) return !abort.load();
+    return false;
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -322,8 +330,8 @@ struct EventPublisher::Impl {
     for (;;) {
       Event e;
       {
-        std::unique_lock lk(mu);
-        work_cv.wait(lk, [&] { return abort.load() || stopping || !queue.empty(); });
+        MutexLock lk(mu);
+        while (!abort.load() && !stopping && queue.empty()) lk.Wait(work_cv);
         if (abort.load() || queue.empty()) break;
         e = std::move(queue.front());
         queue.pop_front();
@@ -332,7 +340,7 @@ struct EventPublisher::Impl {
       }
       Deliver(curl, e);
       {
-        std::lock_guard lk(mu);
+        MutexLock lk(mu);
         --in_flight;
       }
       idle_cv.notify_all();
@@ -389,7 +397,7 @@ void EventPublisher::OnUserChanged(const ObjectId& user, Instant calculated_at,
 
   Impl& m = *impl_;
   const size_t per = m.options.max_items_per_event;
-  std::lock_guard lk(m.pending_mu);
+  MutexLock lk(m.pending_mu);
   auto [at, added] = m.pending_index.try_emplace(user);
   if (added) {
     m.pending.push_back(PendingUser{user, {}, 0});
@@ -420,7 +428,7 @@ void EventPublisher::OnBatchCommitted(int64_t batch_id) {
   int64_t dropped_before = 0;
   uint64_t sequence = 0;
   {
-    std::lock_guard lk(m.pending_mu);
+    MutexLock lk(m.pending_mu);
     users.swap(m.pending);
     m.pending_index.clear();
     m.pending_events = 0;
@@ -458,7 +466,7 @@ void EventPublisher::OnBatchAbandoned(int64_t /*batch_id*/) {
   Impl& m = *impl_;
   std::list<PendingUser> forgotten;
   {
-    std::lock_guard lk(m.pending_mu);
+    MutexLock lk(m.pending_mu);
     forgotten.swap(m.pending);
     m.pending_index.clear();
     m.pending_events = 0;
@@ -471,12 +479,14 @@ void EventPublisher::Shutdown(milliseconds timeout) {
   Impl& m = *impl_;
   int64_t left = 0;
   {
-    std::unique_lock lk(m.mu);
+    const auto deadline = Clock::now() + timeout;
+    MutexLock lk(m.mu);
     if (m.shut_down) return;
     m.shut_down = true;
     m.stopping = true;
     m.work_cv.notify_all();
-    m.idle_cv.wait_for(lk, timeout, [&] { return m.queue.empty() && m.in_flight == 0; });
+    while (!(m.queue.empty() && m.in_flight == 0))
+      if (!lk.WaitUntil(m.idle_cv, deadline)) break;
     m.abort = true;
     left = static_cast<int64_t>(m.queue.size());
     m.queue.clear();
@@ -505,7 +515,7 @@ EventCounts EventPublisher::Counts() const {
   c.failed = m.failed.load();
   c.dropped = m.dropped.load();
   c.retried = m.retried.load();
-  std::lock_guard lk(m.mu);
+  MutexLock lk(m.mu);
   c.queued = static_cast<int64_t>(m.queue.size());
   return c;
 }

@@ -1,5 +1,6 @@
-// Backend events (analytics spec section 5): after a batch commits, each user whose analytics
-// changed visibly is announced to the backend with `POST {BACKEND_API_URL}/api/events/emit`.
+// Backend events (docs/OPERATIONS.md, Backend events): after a batch commits, each user whose
+// analytics changed visibly is announced to the backend with `POST
+// {BACKEND_API_URL}/api/events/emit`.
 //
 // Best effort and at most once: events wait in memory, a bounded queue drops the oldest when
 // full, a failed delivery is counted and logged, and nothing here ever fails or delays a batch.

@@ -1,5 +1,5 @@
-// The JSON of backend events (analytics spec section 5): plain JSON as Mongoose's `toJSON`
-// followed by JSON.stringify would write it, never Extended JSON wrappers.
+// The JSON of backend events (docs/OPERATIONS.md, Backend events): plain JSON as Mongoose's
+// `toJSON` followed by JSON.stringify would write it, never Extended JSON wrappers.
 #pragma once
 
 #include <bson/bson.h>

@@ -1,4 +1,5 @@
-// The dead-letter log: DLQ_DIRECTORY/dead_letters_<YYYYMMDD>.jsonl (engine spec section 7).
+// The dead-letter log: DLQ_DIRECTORY/dead_letters_<YYYYMMDD>.jsonl, one JSON line per invalid
+// field or failed write (docs/OPERATIONS.md, Observability).
 #pragma once
 
 #include <cstdint>

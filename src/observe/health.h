@@ -1,6 +1,7 @@
-// Health and readiness of the engine from the outcomes of its batches (engine spec section 7:
-// "readiness means a batch succeeded recently; status decays back to healthy after errors
-// stop"). Pure logic: the caller passes every instant, so tests need no clock and no sleeping.
+// Health and readiness of the engine from the outcomes of its batches: readiness means a batch
+// succeeded recently, and the status decays back to healthy after errors stop
+// (docs/OPERATIONS.md, HTTP endpoints). Pure logic: the caller passes every instant, so tests need
+// no clock and no sleeping.
 #pragma once
 
 #include <cstdint>

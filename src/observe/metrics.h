@@ -1,5 +1,6 @@
-// The engine's Prometheus metrics (engine spec section 7): counters, gauges and a batch-duration
-// histogram fed from each BatchReport, rendered in the text exposition format (version 0.0.4).
+// The engine's Prometheus metrics (docs/OPERATIONS.md, Metrics): counters, gauges and a
+// batch-duration histogram fed from each BatchReport, rendered in the text exposition format
+// (version 0.0.4).
 //
 // Current names start with `health_analytics_`. The old Spark job's names (`spark_analytics_*`)
 // are rendered too when asked (the node_exporter textfile keeps them, so existing dashboards and
@@ -9,11 +10,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/thread_annotations.h"
 #include "core/time.h"
 #include "observe/batch_log.h"
 
@@ -79,18 +80,20 @@ class MetricsRegistry {
     kCurrentAndLegacy,  // plus the old job's spark_analytics_* (the textfile)
   };
 
-  // The text exposition: a HELP and a TYPE line per family, then its samples, with no sample
-  // timestamps. Checkpoint lag is `now` (wall clock, ms) minus the last known watermark; it is
-  // left out while no watermark is known.
+  // The text exposition (prometheus-cpp's TextSerializer): a HELP and a TYPE line per family,
+  // then its samples, with no sample timestamps; families are grouped by type (counters, gauges,
+  // histograms). Checkpoint lag is `now` (wall clock, ms) minus the last known watermark; it and
+  // the watermark and last-success gauges are left out while unknown.
+  //
+  // Each call fills a fresh prometheus::Registry from one Snapshot(): the snapshot stays the one
+  // source of truth (the JSON endpoints, the status page and the textfile read it too), and the
+  // lag depends on `now`, so there is nothing to keep in step between two stores.
   std::string Render(Instant now, Names names = Names::kCurrent) const;
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   const std::string version_;
-  MetricsSnapshot m_;
+  MetricsSnapshot m_ HA_GUARDED_BY(mu_);
 };
-
-// A label value escaped for the text format (backslash, double quote and newline).
-std::string EscapeLabelValue(std::string_view value);
 
 }  // namespace ha

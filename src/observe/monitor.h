@@ -1,4 +1,4 @@
-// What operators see of a running engine (engine spec section 7), in one thread-safe place: the
+// What operators see of a running engine (docs/OPERATIONS.md, Observability), in one place: the
 // metrics registry, the health verdict, the recent batches for the status page, and the bodies
 // of the HTTP endpoints and of the node_exporter textfile. The engine's thread feeds it after
 // each batch; the HTTP server's threads read it.
@@ -109,6 +109,6 @@ class Monitor {
 // The last `max_lines` complete lines of a text file (at most the last `max_bytes` are read),
 // oldest first; empty when the file does not exist.
 std::vector<std::string> TailLines(const std::string& path, size_t max_lines,
-                                   size_t max_bytes = 256 * 1024);
+                                   size_t max_bytes = size_t{256} * 1024);
 
 }  // namespace ha

@@ -178,9 +178,27 @@ uint64_t DigestOf(const MetricAnalytics& m, int range, const WriteStamp& s) {
   return DeterministicDigest(d.get());
 }
 
-TEST(DeterministicDigest, EqualForEqualContent) {
-  EXPECT_EQ(DigestOf(Sample(true, true, true), 0, Stamp()),
-            DigestOf(Sample(true, true, true), 0, Stamp()));
+// The same content built another way: the top-level fields copied in reverse order, with an
+// _id and an unknown field in between (as an operator's or another writer's document may be).
+TEST(DeterministicDigest, EqualForEqualContentInAnyTopLevelOrder) {
+  BsonDoc fresh = EncodeAnalyticsDocument(kUser, Sample(true, true, true), 0, Stamp());
+  std::vector<bson_iter_t> fields;
+  bson_iter_t it;
+  ASSERT_TRUE(bson_iter_init(&it, fresh.get()));
+  while (bson_iter_next(&it)) fields.push_back(it);
+  ASSERT_GE(fields.size(), 6u);
+  BsonDoc reordered;
+  for (size_t i = fields.size(); i-- > 0;) {
+    ASSERT_TRUE(bson_append_iter(reordered.get(), nullptr, 0, &fields[i]));
+    if (i == fields.size() / 2) {
+      BSON_APPEND_UTF8(reordered.get(), "note", "added by hand");
+      bson_oid_t id;
+      bson_oid_init_from_string(&id, "6560f0c2a1b2c3d4e5f60718");
+      BSON_APPEND_OID(reordered.get(), "_id", &id);
+    }
+  }
+  EXPECT_NE(ToRelaxedJson(reordered.get()), ToRelaxedJson(fresh.get()));
+  EXPECT_EQ(DeterministicDigest(reordered.get()), DeterministicDigest(fresh.get()));
 }
 
 TEST(DeterministicDigest, IgnoresClockMetadataAndInsertFields) {
