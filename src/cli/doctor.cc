@@ -74,7 +74,7 @@ int RunDoctor(int argc, char** argv) {
       c.users_collection, c.batch_interval_seconds, c.checkpoint_location,
       c.service_token.empty() ? "unset" : "set (***)"));
 
-  auto store = Store::Open(StoreOptionsFrom(c));
+  auto store = MongoStore::Open(StoreOptionsFrom(c));
   if (!store.ok()) {
     r.Fail(store.status().message(), "correct MONGO_URI");
     return 1;
@@ -87,7 +87,7 @@ int RunDoctor(int argc, char** argv) {
   }
   r.Pass("database: connected, server version " + *version);
 
-  std::vector<Store::IndexInfo> indexes;
+  std::vector<IndexInfo> indexes;
   if (Status st = (*store)->CheckIndexes(&indexes); !st.ok()) {
     r.Fail("indexes: " + st.message(), "check the user's listIndexes permission");
   } else {

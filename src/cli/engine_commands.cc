@@ -211,7 +211,7 @@ int RunRecompute(int argc, char** argv) {
   const int64_t batch_id = state.ok() ? state->next_batch_id : 0;
   auto events = StartEvents(e, nullptr);
   if (!events.ok()) return ReportSetupError(events.status());
-  UserWork work;
+  UsersProcessed work;
   const Instant started = NowMillis();
   Status st =
       user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now, batch_id, &work)

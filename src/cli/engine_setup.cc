@@ -90,7 +90,7 @@ Result<std::unique_ptr<EngineEnv>> SetUpEngine(CommonFlags& common) {
   auto env = std::make_unique<EngineEnv>();
   env->config = std::move(config).value();
   SetUpLogging(env->config);
-  auto store = Store::Open(StoreOptionsFrom(env->config));
+  auto store = MongoStore::Open(StoreOptionsFrom(env->config));
   if (!store.ok()) return store.status();
   env->store = std::move(store).value();
   env->checkpoint = std::make_unique<CheckpointStore>(env->config.checkpoint_location);
@@ -125,7 +125,7 @@ int ReportSetupError(const Status& status) {
   return 2;
 }
 
-bool CreateIndexesLogged(Store& store) {
+bool CreateIndexesLogged(AdminStore& store) {
   std::vector<std::string> warnings;
   Status st = store.CreateIndexes(&warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);

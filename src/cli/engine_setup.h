@@ -38,7 +38,7 @@ void SetUpLogging(const Config& config);
 
 struct EngineEnv {
   Config config;
-  std::unique_ptr<Store> store;
+  std::unique_ptr<MongoStore> store;
   std::unique_ptr<CheckpointStore> checkpoint;
   std::unique_ptr<DeadLetterLog> dead_letters;
   std::unique_ptr<BatchLog> batch_log;
@@ -57,7 +57,7 @@ int UsageExit(CLI::App& app, const CLI::ParseError& error);
 int ReportSetupError(const Status& status);
 
 // Creates the recommended indexes and logs each warning. False when the server is unreachable.
-bool CreateIndexesLogged(Store& store);
+bool CreateIndexesLogged(AdminStore& store);
 
 // Backend events (analytics spec section 5) when BACKEND_API_URL and SERVICE_TOKEN are both set:
 // a publisher listening to the engine, counting outcomes in `metrics` (may be null). Returns

@@ -92,7 +92,7 @@ int SeedIntoDatabase(const SeedOptions& options, const FlagValues& flags) {
     std::fprintf(stderr, "health-analytics seed: %s\n", config.status().message().c_str());
     return 2;
   }
-  auto store = Store::Open(StoreOptionsFrom(*config));
+  auto store = MongoStore::Open(StoreOptionsFrom(*config));
   if (!store.ok()) {
     std::fprintf(stderr, "health-analytics seed: %s\n", store.status().message().c_str());
     return 2;
