@@ -167,11 +167,13 @@ void ComputeSlice(const BatchContext& context, std::span<const ObjectId> users,
 
 // After a refused bulk write: each user alone, from a fresh read of its keys, up to
 // write_attempts times; a user still refused is dead-lettered `write-failed` and marked in
-// `failed`. kUnavailable stops at once (an outage is not the user's fault).
+// `failed`. kUnavailable stops at once (an outage is not the user's fault). The users' planned
+// changes and counts stay those of the first plan: they say what the batch changed since before
+// it, while a fresh plan finds unchanged whatever the refused bulk write applied anyway (an
+// unordered bulk write applies all it can).
 Status RetryUserByUser(const BatchContext& context, std::span<const ObjectId> users,
                        const std::vector<UserAnalytics>& results, const WriteStamp& stamp,
-                       bool record_changes, EngineStore& store, DeadLetterSink& dead_letters,
-                       std::vector<UserWrites>* plans, std::vector<bool>* failed,
+                       EngineStore& store, DeadLetterSink& dead_letters, std::vector<bool>* failed,
                        WorkCounts* counts) {
   for (size_t i = 0; i < users.size(); ++i) {
     Status user_status;
@@ -179,9 +181,9 @@ Status RetryUserByUser(const BatchContext& context, std::span<const ObjectId> us
       std::vector<ExistingAnalytics> mine;
       user_status = store.ReadAnalytics(users.subspan(i, 1), &mine);
       if (user_status.ok()) {
-        (*plans)[i] = PlanUserWrites(users[i], results[i], mine, stamp, record_changes);
+        UserWrites retry = PlanUserWrites(users[i], results[i], mine, stamp, false);
         WriteCounts c;
-        user_status = store.WriteAnalytics((*plans)[i].writes, &c);
+        user_status = store.WriteAnalytics(retry.writes, &c);
       }
       if (user_status.ok() || user_status.code() == StatusCode::kUnavailable) break;
     }
@@ -228,8 +230,8 @@ Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> us
     if (st.code() == StatusCode::kUnavailable) return st;
     // Something in the slice was refused: redo user by user, so one bad user cannot hold back
     // the others.
-    if (Status retry = RetryUserByUser(context, users, results, stamp, record_changes, store,
-                                       dead_letters, &plans, &failed, &done->counts);
+    if (Status retry = RetryUserByUser(context, users, results, stamp, store, dead_letters, &failed,
+                                       &done->counts);
         !retry.ok())
       return retry;
   }

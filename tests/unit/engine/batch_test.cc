@@ -145,6 +145,10 @@ TEST_F(BatchTest, ARefusedUserIsRetriedThenDeadLetteredAndTheOthersProgress) {
   EXPECT_EQ(store_.calls(MemoryStore::Op::kWriteAnalytics), 1 + 3 + 1);
   EXPECT_EQ(MaxSteps7Day(store_, User(1)), -1);
   EXPECT_EQ(MaxSteps7Day(store_, User(2)), 2000);
+  // User 2's documents went in with the refused bulk write: still announced and counted as
+  // what this batch inserted (its own retry found nothing left to write).
+  EXPECT_EQ(listener_.changed, std::vector<ObjectId>{User(2)});
+  EXPECT_EQ(r.counts.inserted, 3);
   EXPECT_EQ(Checkpoint().cursor, (Cursor{kT + 1, Doc(2)}));  // the batch moved past both
 
   const auto lines = DeadLetterLines();
@@ -167,6 +171,8 @@ TEST_F(BatchTest, ARefusalThatPassesIsRetriedWithoutADeadLetter) {
   EXPECT_EQ(r.counts.dead_letters, 0);
   EXPECT_EQ(MaxSteps7Day(store_, User(1)), 1000);
   EXPECT_EQ(MaxSteps7Day(store_, User(2)), 2000);
+  EXPECT_EQ(listener_.changed, (std::vector<ObjectId>{User(1), User(2)}));
+  EXPECT_EQ(r.counts.inserted, 6);
   EXPECT_TRUE(DeadLetterLines().empty());
 }
 
