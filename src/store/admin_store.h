@@ -42,8 +42,10 @@ class AdminStore {
   // How the server would run the polling query (kind "poll") or a history read ("history").
   virtual Result<QueryPlan> ExplainQuery(std::string_view kind) = 0;
 
-  // The recommended indexes (docs/OPERATIONS.md) and whether each is present (by key
-  // pattern), appended to `out`.
+  // The recommended indexes (source: {updatedAt, _id} for the poll, {userId, updatedAt},
+  // {userId, date} for history reads; analytics: the unique {userId, metricType, timeRange},
+  // the TTL {expiresAt}, {userId, calculatedAt: -1}, {calculatedAt}, {metricType}) and whether
+  // each is present (by key pattern: any name or options satisfy it), appended to `out`.
   virtual Status CheckIndexes(std::vector<IndexInfo>* out) = 0;
 
   // Creates the recommended indexes that are missing, each in its own command. Problems

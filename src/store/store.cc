@@ -165,7 +165,7 @@ std::string KeyJson(const IndexSpec& s) {
   return out + "}";
 }
 
-// Whether an index's key document equals the spec's key pattern (order and direction).
+// Whether an index's key document equals the IndexSpec's key pattern (order and direction).
 bool SameKeys(const bson_t* key, const IndexSpec& s) {
   bson_iter_t it;
   if (!bson_iter_init(&it, key)) return false;
