@@ -248,9 +248,9 @@ Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> us
 }
 
 // One chunk: its three reads, then compute and write a slice at a time.
-Status ProcessChunk(const BatchContext& context, std::span<const ObjectId> users,
-                    EngineStore& store, DeadLetterSink& dead_letters, ChangeListener* listener,
-                    const std::atomic<bool>* stop, UsersProcessed* done) {
+Status RecomputeChunk(const BatchContext& context, std::span<const ObjectId> users,
+                      EngineStore& store, DeadLetterSink& dead_letters, ChangeListener* listener,
+                      const std::atomic<bool>* stop, UsersProcessed* done) {
   if (users.empty()) return Status::Ok();
   const Instant wall_start = NowMillis();
   const Day today = DayOf(context.clock);
@@ -296,7 +296,7 @@ Status ProcessUsers(const BatchContext& context, std::span<const ObjectId> users
   for (size_t i = 0; i < users.size(); i += per_chunk) {
     const size_t n = std::min(per_chunk, users.size() - i);
     if (Status st =
-            ProcessChunk(context, users.subspan(i, n), store, dead_letters, listener, stop, done);
+            RecomputeChunk(context, users.subspan(i, n), store, dead_letters, listener, stop, done);
         !st.ok())
       return st;
   }
