@@ -64,6 +64,24 @@ TEST_F(BatchTest, TiesCutByMaxBatchDocsResumeAtTheExactId) {
   EXPECT_EQ(quiet.counts.users, 0);
 }
 
+TEST_F(BatchTest, AFirstRunCutInsideATieResumesAtTheExactId) {
+  options_.max_batch_docs = 3;
+  Restart();
+  for (int i = 1; i <= 5; ++i) Put(Steps(Doc(i), User(i), kDay, 1000.0 * i, kT));
+  // The first run reads from the lookback (no watermark, so no window): d1..d3. It is also the
+  // first day's pass, which computes all five users.
+  BatchReport first = Batch(kNow);
+  EXPECT_EQ(first.records_processed, 3);
+  EXPECT_EQ(first.counts.users, 5);
+  EXPECT_EQ(Checkpoint().cursor, (Cursor{kT, Doc(3)}));
+  BatchReport second = Batch(kNow + kMinute);
+  EXPECT_EQ(second.records_processed, 2);
+  EXPECT_EQ(second.counts.users, 2);
+  EXPECT_EQ(Recomputed(User(3)), 1);
+  EXPECT_EQ(Recomputed(User(4)), 2);
+  EXPECT_EQ(Checkpoint().cursor, (Cursor{kT, Doc(5)}));
+}
+
 TEST_F(BatchTest, ALateVersionBelowTheCursorIsPickedUpOnceNotTwice) {
   Batch(kNow);
   Put(Steps(Doc(1), User(1), kDay, 5000, kT));
