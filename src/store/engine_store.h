@@ -98,10 +98,12 @@ class EngineStore {
   virtual Status ReadAnalytics(std::span<const ObjectId> users,
                                std::vector<ExistingAnalytics>* out) = 0;
 
-  // Applies the writes, unordered: a refused write does not stop the others. Inserts get a
-  // fresh _id; updates $set the body's fields on the document with that _id; deletes remove it.
-  // On failure returns the error and leaves `counts` with what is known to have been applied.
-  // The bodies may be consumed.
+  // Applies the writes, unordered: a refused write does not stop the others sent with it
+  // (MongoStore sends them in bulk commands of at most 10 updates and deletes, and sends no
+  // more commands after a failed one). Inserts get a fresh _id; updates $set the body's fields
+  // on the document with that _id; deletes remove it. On failure returns the error, some of the
+  // writes may have been applied, and `counts` holds what is known to have been. The bodies may
+  // be consumed.
   virtual Status WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) = 0;
 
   // Every user that has a document in the analytics collection, or a source document dated in
