@@ -13,7 +13,7 @@ namespace ha {
 
 ValueClass ClassifyValue(Metric metric, double value, const AnalyticsOptions& options) {
   if (!std::isfinite(value)) return ValueClass::kNonFinite;
-  const MetricInfo& info = InfoOf(metric);
+  const MetricInfo& info = MetricInfoOf(metric);
   if (value == 0 && info.zero_means_no_data && options.zero_is_missing) return ValueClass::kNoData;
   if (value < info.min_valid || value > info.max_valid) return ValueClass::kOutOfRange;
   return ValueClass::kObservation;
@@ -90,8 +90,8 @@ bool DetectAnomaly(Metric metric, std::span<const double> window, const Analytic
   r.anomaly.actual_value = x;
   r.anomaly.expected_value = b.mean;
   r.anomaly.deviation = z;
-  r.anomaly.message = fmt::format("{} {:.0f}% {} average for this period", InfoOf(metric).label, p,
-                                  diff > 0 ? "above" : "below");
+  r.anomaly.message = fmt::format("{} {:.0f}% {} average for this period",
+                                  MetricInfoOf(metric).label, p, diff > 0 ? "above" : "below");
   return true;
 }
 
@@ -132,7 +132,7 @@ bool ComputeRange(Metric metric, TimeRange range, const Series& s, Day as_of,
     } else {
       r.absolute_change = change;
       r.percentage_change = mean_p == 0 ? 0 : 100.0 * change / mean_p;
-      r.is_improvement = InfoOf(metric).higher_is_better ? change > 0 : change < 0;
+      r.is_improvement = MetricInfoOf(metric).higher_is_better ? change > 0 : change < 0;
     }
   }
   r.trend_percentage = std::clamp(r.percentage_change, -100.0, 1000.0);
@@ -161,7 +161,7 @@ void ComputeStreak(Metric metric, const Series& s, const Goals& goals, Day today
   out.streak_days = 0;
   out.longest_streak = 0;
   out.streak_start = std::nullopt;
-  const MetricInfo& info = InfoOf(metric);
+  const MetricInfo& info = MetricInfoOf(metric);
   if (info.goal_field.empty()) return;
   double goal = goals.goal[static_cast<int>(metric)];
   if (!(std::isfinite(goal) && goal > 0)) goal = info.default_goal;

@@ -46,7 +46,7 @@ inline constexpr std::array<MetricInfo, kMetricCount> kMetricInfo = {{
     {Metric::kHydration, "hydration", "Hydration", 0, 10, false, true, "", 0},
 }};
 
-constexpr const MetricInfo& InfoOf(Metric m) { return kMetricInfo[static_cast<int>(m)]; }
+constexpr const MetricInfo& MetricInfoOf(Metric m) { return kMetricInfo[static_cast<int>(m)]; }
 
 // The metrics in the order `compute` writes them: ASCII order of metricType.
 inline constexpr std::array<Metric, kMetricCount> kMetricsByName = {

@@ -174,7 +174,7 @@ void OfflineCompute::Finish(const std::function<void(std::string_view)>& emit) {
       const std::string hex = user.ToHex();
       for (Metric metric : result.overflow) {
         std::string field = "metrics.";
-        field += InfoOf(metric).name;
+        field += MetricInfoOf(metric).name;
         RecordDeadLetter("", hex, std::nullopt, field, "overflow", "null");
       }
     }

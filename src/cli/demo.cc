@@ -145,7 +145,7 @@ std::string FieldString(const bson_t* doc, const char* path) {
 
 // "steps 7day: avg 8,234 (up 12.5%), streak 4 days, 6 points". The document is found by key
 // once, then by its _id (kept across updates), which FerretDB serves without a scan.
-std::string Describe(Store& store, const ObjectId& user, std::map<ObjectId, ObjectId>* ids) {
+std::string Describe(ToolsStore& store, const ObjectId& user, std::map<ObjectId, ObjectId>* ids) {
   auto known = ids->find(user);
   auto doc = known != ids->end() ? store.FindAnalyticsById(known->second)
                                  : store.FindAnalytics(user, Metric::kSteps, TimeRange::k7Day);
@@ -247,9 +247,9 @@ Outcome Demo(CommandContext& ctx, FlagValues& flags, int users, int days, double
   std::thread writer;
   std::atomic<bool> writer_stop{false};
   if (!tracked.empty()) {
-    auto writer_store = Store::Open(StoreOptionsFrom(e.config));
+    auto writer_store = MongoStore::Open(StoreOptionsFrom(e.config));
     if (writer_store.ok()) {
-      writer = std::thread([&, s = std::shared_ptr<Store>(std::move(writer_store).value())] {
+      writer = std::thread([&, s = std::shared_ptr<MongoStore>(std::move(writer_store).value())] {
         std::mt19937 rng(7);
         double steps[3] = {2000, 3000, 4000};
         while (!writer_stop.load() && !g_demo_stop.load()) {

@@ -48,8 +48,8 @@ bool Writable(const std::string& dir, mode_t mode, std::string* why) {
   return true;
 }
 
-void CheckIndexes(Store& store, Report& r) {
-  std::vector<Store::IndexInfo> indexes;
+void CheckIndexes(AdminStore& store, Report& r) {
+  std::vector<IndexInfo> indexes;
   if (Status st = store.CheckIndexes(&indexes); !st.ok()) {
     r.Fail("indexes: " + st.message(), "check the user's listIndexes permission");
   } else {
@@ -67,7 +67,7 @@ void CheckIndexes(Store& store, Report& r) {
   }
 }
 
-void CheckQueryPlans(Store& store, Report& r) {
+void CheckQueryPlans(AdminStore& store, Report& r) {
   for (auto [kind, what] : {std::pair{"poll", "the polling query (updatedAt, _id)"},
                             {"history", "the history read (userId, date)"}}) {
     auto plan = store.ExplainQuery(kind);

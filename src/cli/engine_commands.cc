@@ -147,7 +147,7 @@ Outcome Recompute(CommandContext& ctx, const std::string& user_hex) {
   const Instant now = ctx.NowOrClock();
   auto state = e.checkpoint->Load();
   const int64_t batch_id = state.ok() ? state->next_batch_id : 0;
-  UserWork work;
+  UsersProcessed work;
   const Instant started = NowMillis();
   Status st =
       user ? e.engine->RecomputeUsers(std::span<const ObjectId>(&*user, 1), now, batch_id, &work)

@@ -74,7 +74,7 @@ EngineOptions EngineOptionsFrom(const Config& c) {
 Result<std::unique_ptr<EngineComponents>> BuildEngineComponents(const Config& config) {
   auto c = std::make_unique<EngineComponents>();
   c->config = config;
-  auto store = Store::Open(StoreOptionsFrom(c->config));
+  auto store = MongoStore::Open(StoreOptionsFrom(c->config));
   if (!store.ok()) return store.status();
   c->store = std::move(store).value();
   c->checkpoint = std::make_unique<CheckpointStore>(c->config.checkpoint_location);
@@ -104,7 +104,7 @@ Result<std::unique_ptr<EventPublisher>> StartEvents(EngineComponents& components
   return std::move(publisher).value();
 }
 
-Status CreateIndexesLogged(Store& store) {
+Status CreateIndexesLogged(AdminStore& store) {
   std::vector<std::string> warnings;
   Status st = store.CreateIndexes(&warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);

@@ -25,7 +25,7 @@ void SetUpLogging(const Config& config);
 // the others, so it is declared last (destroyed first).
 struct EngineComponents {
   Config config;
-  std::unique_ptr<Store> store;
+  std::unique_ptr<MongoStore> store;
   std::unique_ptr<CheckpointStore> checkpoint;
   std::unique_ptr<DeadLetterLog> dead_letters;
   std::unique_ptr<BatchLog> batch_log;
@@ -39,7 +39,7 @@ Result<std::unique_ptr<EngineComponents>> BuildEngineComponents(const Config& co
 
 // Creates the recommended indexes and logs each warning. On failure returns the store's status
 // (kUnavailable when no server could be selected); the warnings are logged either way.
-Status CreateIndexesLogged(Store& store);
+Status CreateIndexesLogged(AdminStore& store);
 
 // Backend events (analytics spec section 5) when BACKEND_API_URL and SERVICE_TOKEN are both set:
 // a publisher listening to the engine, counting outcomes in `metrics` (may be null). Returns

@@ -86,12 +86,12 @@ UserAnalyticsLookup UserAnalyticsFromDatabase(const Config& c) {
   StoreOptions options = StoreOptionsFrom(c);
   options.server_selection_timeout_ms = 5000;  // a page waits seconds for its 503, not 30 s
   const std::vector<std::string> secrets = Secrets(c);
-  auto opened = Store::Open(options);
+  auto opened = MongoStore::Open(options);
   if (!opened.ok()) {
     const Status st(opened.status().code(), Masked(opened.status().message(), secrets));
     return [st](const ObjectId&) -> Result<std::vector<std::string>> { return st; };
   }
-  auto store = std::shared_ptr<Store>(std::move(opened).value());
+  auto store = std::shared_ptr<MongoStore>(std::move(opened).value());
   auto mu = std::make_shared<std::mutex>();
   return [store, mu, secrets](const ObjectId& user) -> Result<std::vector<std::string>> {
     std::lock_guard lock(*mu);

@@ -38,7 +38,7 @@ Status SetUp(const CommandSpec& spec, const Needs& needs, const FlagValues& flag
     if (!built.ok()) return built.status();
     ctx.engine = std::move(built).value();
   } else if (store) {
-    auto opened = Store::Open(StoreOptionsFrom(ctx.config));
+    auto opened = MongoStore::Open(StoreOptionsFrom(ctx.config));
     if (!opened.ok()) return opened.status();
     ctx.store = std::move(opened).value();
   }

@@ -70,16 +70,16 @@ struct Needs {
 // What the runner hands to a command's work. Members are destroyed in reverse order: events
 // (after a bounded flush), monitoring, the lock, then the engine and the store.
 struct CommandContext {
-  Config config;                 // validated; the defaults when the command reads no variable
-  std::optional<Instant> now;    // --now when given
-  std::unique_ptr<Store> store;  // Needs::store without Needs::engine
+  Config config;                      // validated; the defaults when the command reads no variable
+  std::optional<Instant> now;         // --now when given
+  std::unique_ptr<MongoStore> store;  // Needs::store without Needs::engine
   std::unique_ptr<EngineComponents> engine;      // Needs::engine
   std::optional<CheckpointLock> lock;            // Needs::lock
   std::unique_ptr<EngineMonitoring> monitoring;  // Needs::monitoring
   std::unique_ptr<EventPublisher> events;        // Needs::events and events configured
 
   // The store, whichever of `store` and `engine` holds it.
-  Store& db() { return engine ? *engine->store : *store; }
+  MongoStore& db() { return engine ? *engine->store : *store; }
   // --now, or the system clock.
   Instant NowOrClock() const { return now.value_or(NowMillis()); }
 };

@@ -9,7 +9,7 @@
 #include "codec/synthetic.h"
 #include "core/object_id.h"
 #include "core/status.h"
-#include "store/store.h"
+#include "store/tools_store.h"
 
 namespace ha::cli {
 
@@ -17,7 +17,7 @@ namespace ha::cli {
 // Non-finite metric values are stored as strings (FerretDB refuses NaN: docs/FERRETDB.md).
 class StoreSeedSink : public SeedSink {
  public:
-  explicit StoreSeedSink(Store& store) : store_(store) {}
+  explicit StoreSeedSink(ToolsStore& store) : store_(store) {}
   void OnUser(const bson_t* user) override {
     users_.emplace_back(bson_copy(user));
     bson_iter_t it;
@@ -45,10 +45,10 @@ class StoreSeedSink : public SeedSink {
  private:
   void Flush(bool users) {
     auto& docs = users ? users_ : metrics_;
-    if (status_.ok()) status_ = store_.InsertMany(users, docs);
+    if (status_.ok()) status_ = users ? store_.InsertUsers(docs) : store_.InsertHealthMetrics(docs);
     docs.clear();
   }
-  Store& store_;
+  ToolsStore& store_;
   std::vector<BsonDoc> users_, metrics_;
   std::vector<ObjectId> ids_;
   int64_t metric_count_ = 0;

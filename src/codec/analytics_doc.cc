@@ -103,7 +103,7 @@ void AppendFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m, i
   bson_oid_t oid;
   std::memcpy(oid.bytes, user.bytes.data(), 12);
   BSON_APPEND_OID(out, "userId", &oid);
-  PutStr(out, "metricType", InfoOf(m.metric).name);
+  PutStr(out, "metricType", MetricInfoOf(m.metric).name);
   PutStr(out, "timeRange", kRangeNames[static_cast<size_t>(range_index)]);
   AppendAnalyticsSubdocument(out, m, r, s.calculated_at);
   AppendHistoricalData(out, r);

@@ -1,4 +1,6 @@
 // BsonDoc: sole owner of one heap-allocated bson_t. Movable, not copyable.
+// ScopedBson: owner of one bson_t in place (a command, filter, options or reply built for one
+// call), destroyed with its scope.
 #pragma once
 
 #include <bson/bson.h>
@@ -42,6 +44,25 @@ class BsonDoc {
   }
 
   bson_t* doc_;
+};
+
+// A bson_t that lives in the enclosing scope: initialised empty, destroyed at the end of the
+// scope. Also the right target for libmongoc's `reply` out-parameters, which libmongoc
+// (re)initialises on success and failure alike: the empty initial document owns no memory, so
+// nothing leaks when it is overwritten. Neither copyable nor movable (a bson_t may point into
+// itself).
+class ScopedBson {
+ public:
+  ScopedBson() { bson_init(&doc_); }
+  ScopedBson(const ScopedBson&) = delete;
+  ScopedBson& operator=(const ScopedBson&) = delete;
+  ~ScopedBson() { bson_destroy(&doc_); }
+
+  bson_t* get() { return &doc_; }
+  const bson_t* get() const { return &doc_; }
+
+ private:
+  bson_t doc_;
 };
 
 }  // namespace ha

@@ -100,7 +100,7 @@ void DecodeMetrics(const bson_iter_t* metrics, const AnalyticsOptions& options,
       case BSON_TYPE_NULL:
         continue;
       default:
-        AddIssue(&out->issues, "metrics.", InfoOf(metric).name, "type", &it);
+        AddIssue(&out->issues, "metrics.", MetricInfoOf(metric).name, "type", &it);
         continue;
     }
     switch (ClassifyValue(metric, value, options)) {
@@ -111,10 +111,10 @@ void DecodeMetrics(const bson_iter_t* metrics, const AnalyticsOptions& options,
       case ValueClass::kNoData:
         break;
       case ValueClass::kNonFinite:
-        AddIssue(&out->issues, "metrics.", InfoOf(metric).name, "non-finite", &it);
+        AddIssue(&out->issues, "metrics.", MetricInfoOf(metric).name, "non-finite", &it);
         break;
       case ValueClass::kOutOfRange:
-        AddIssue(&out->issues, "metrics.", InfoOf(metric).name, "range", &it);
+        AddIssue(&out->issues, "metrics.", MetricInfoOf(metric).name, "range", &it);
         break;
     }
   }

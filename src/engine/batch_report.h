@@ -1,4 +1,5 @@
-// What a batch did: the engine's result (engine spec section 7). Observers (batch log, metrics,
+// What a batch did: the engine's result, which the batch log, the console line and /metrics show
+// (docs/OPERATIONS.md, "Observability"). Observers (batch log, metrics,
 // status page, console) read it; the engine never depends on them.
 #pragma once
 

@@ -22,7 +22,8 @@ struct AnalyticsChange {
   BsonDoc fields;         // the fields written ($set body: everything but _id, createdAt, __v)
 };
 
-// Receives the users whose analytics changed visibly (analytics spec section 5: backend events).
+// Receives the users whose analytics changed visibly, for the backend events
+// (docs/OPERATIONS.md, "Backend events").
 // The engine calls OnUserChanged during a batch, after the user's writes were acknowledged, and
 // then exactly one of OnBatchCommitted (the checkpoint was saved: the events may go out) or
 // OnBatchAbandoned (the batch failed: it will be replayed, drop what it announced). Called from
@@ -36,8 +37,8 @@ class ChangeListener {
   virtual void OnBatchAbandoned(int64_t batch_id) = 0;
 };
 
-// One invalid field of a document version, or a whole user the engine had to skip (engine spec
-// section 7: the dead-letter log).
+// One invalid field of a document version, or a whole user the engine had to skip: a line of the
+// dead-letter log (docs/OPERATIONS.md, "Observability").
 struct DeadLetter {
   Instant recorded_at = 0;
   int64_t batch_id = 0;

@@ -1,4 +1,5 @@
-// The trigger loop: Spark's processingTime trigger without Spark (engine spec section 2).
+// The trigger loop: Spark's processingTime trigger without Spark: a batch every interval, never
+// two at a time, a backlog drained without waiting (docs/ARCHITECTURE.md, "One batch").
 #pragma once
 
 #include <atomic>

@@ -115,7 +115,7 @@ std::string EventItemJson(const AnalyticsChange& change, Instant calculated_at) 
   std::string out;
   out.reserve(1024);
   out += R"({"metricType":)";
-  AppendJsonString(InfoOf(change.metric).name, &out);
+  AppendJsonString(MetricInfoOf(change.metric).name, &out);
   out += R"(,"timeRange":)";
   AppendJsonString(kRangeNames[static_cast<size_t>(change.range)], &out);
   out += R"(,"analytics":)";

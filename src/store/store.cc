@@ -11,6 +11,7 @@
 
 #include "codec/analytics_doc.h"
 #include "codec/user.h"
+#include "store/documents.h"
 
 namespace ha {
 namespace {
@@ -32,18 +33,6 @@ void InitMongoc() {
   });
 }
 
-bson_oid_t ToOid(const ObjectId& id) {
-  bson_oid_t oid{};
-  std::copy(id.bytes.begin(), id.bytes.end(), oid.bytes);
-  return oid;
-}
-
-ObjectId FromOid(const bson_oid_t* oid) {
-  ObjectId id;
-  std::copy(oid->bytes, oid->bytes + 12, id.bytes.begin());
-  return id;
-}
-
 // Server-selection and network failures are retried by the caller; the rest are errors.
 Status FromError(const bson_error_t& e, std::string_view doing) {
   const bool unavailable =
@@ -61,6 +50,11 @@ struct CollectionDeleter {
   void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
 };
 using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
+
+struct BulkDeleter {
+  void operator()(mongoc_bulk_operation_t* b) const { mongoc_bulk_operation_destroy(b); }
+};
+using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkDeleter>;
 
 // Drains a cursor into `each`; returns the cursor's error, if any.
 template <typename F>
@@ -139,18 +133,6 @@ void AppendAfterFilter(bson_t* filter, const Cursor& after, const Instant* upper
   }
 }
 
-bool ChangedFromDoc(const bson_t* doc, const AnalyticsOptions& options, ChangedVersion* out) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) return false;
-  out->id = FromOid(bson_iter_oid(&it));
-  if (!bson_iter_init_find(&it, doc, "updatedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) return false;
-  out->updated_at = bson_iter_date_time(&it);
-  if (bson_iter_init_find(&it, doc, "userId") && BSON_ITER_HOLDS_OID(&it))
-    out->user = FromOid(bson_iter_oid(&it));
-  DecodeHealthMetric(doc, options, &out->decoded);
-  return true;
-}
-
 struct IndexSpec {
   const char* collection_role;  // "source" or "analytics"
   const char* name;             // used on a fresh database
@@ -183,7 +165,7 @@ std::string KeyJson(const IndexSpec& s) {
   return out + "}";
 }
 
-// Whether an index's key document equals the spec's key pattern (order and direction).
+// Whether an index's key document equals the IndexSpec's key pattern (order and direction).
 bool SameKeys(const bson_t* key, const IndexSpec& s) {
   bson_iter_t it;
   if (!bson_iter_init(&it, key)) return false;
@@ -198,7 +180,7 @@ bool SameKeys(const bson_t* key, const IndexSpec& s) {
 
 }  // namespace
 
-struct Store::Impl {
+struct MongoStore::Impl {
   StoreOptions options;
   mongoc_uri_t* uri = nullptr;
   mongoc_client_t* client = nullptr;
@@ -223,10 +205,10 @@ struct Store::Impl {
   }
 };
 
-Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Store::~Store() = default;
+MongoStore::MongoStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MongoStore::~MongoStore() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options) {
   InitMongoc();
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -253,85 +235,78 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     mongoc_write_concern_set_w(impl->write_concern, 1);
     mongoc_write_concern_set_journal(impl->write_concern, true);
   }
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
 
-Status Store::Ping() {
-  bson_t cmd = BSON_INITIALIZER, reply;
-  bson_append_int32(&cmd, "ping", -1, 1);
+Status MongoStore::Ping() {
+  ScopedBson cmd, reply;
+  bson_append_int32(cmd.get(), "ping", -1, 1);
   bson_error_t error;
   const bool ok =
-      mongoc_client_command_simple(impl_->client, "admin", &cmd, nullptr, &reply, &error);
-  bson_destroy(&cmd);
-  bson_destroy(&reply);
+      mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(), &error);
   if (!ok) return FromError(error, "ping the database server");
   return Status::Ok();
 }
 
-Result<std::string> Store::ServerVersion() {
-  bson_t cmd = BSON_INITIALIZER, reply;
-  bson_append_int32(&cmd, "buildInfo", -1, 1);
+Result<std::string> MongoStore::ServerVersion() {
+  ScopedBson cmd, reply;
+  bson_append_int32(cmd.get(), "buildInfo", -1, 1);
   bson_error_t error;
   const bool ok =
-      mongoc_client_command_simple(impl_->client, "admin", &cmd, nullptr, &reply, &error);
-  bson_destroy(&cmd);
+      mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(), &error);
   std::string version;
   if (ok) {
     bson_iter_t it;
-    if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
+    if (bson_iter_init_find(&it, reply.get(), "version") && BSON_ITER_HOLDS_UTF8(&it))
       version = bson_iter_utf8(&it, nullptr);
   }
-  bson_destroy(&reply);
   if (!ok) return FromError(error, "read the server version (buildInfo)");
   return version;
 }
 
-Status Store::ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
-                          const std::function<void(ChangedVersion&&)>& each) {
-  bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-  AppendAfterFilter(&filter, after, nullptr);
-  AppendVersionProjection(&opts);
-  AppendSortByCursor(&opts);
-  bson_append_int64(&opts, "limit", -1, limit);
-  AppendBatchSize(&opts, std::min<int32_t>(kVersionsPerReply, std::max(limit, 1)));
+Status MongoStore::ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
+                               const std::function<void(ChangedVersion&&)>& each) {
+  ScopedBson filter, opts;
+  AppendAfterFilter(filter.get(), after, nullptr);
+  AppendVersionProjection(opts.get());
+  AppendSortByCursor(opts.get());
+  bson_append_int64(opts.get(), "limit", -1, limit);
+  AppendBatchSize(opts.get(), std::min<int32_t>(kVersionsPerReply, std::max(limit, 1)));
   auto coll = impl_->Source();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   return Drain(cursor.get(), "read changed healthmetrics documents", [&](const bson_t* doc) {
     ChangedVersion v;
-    if (ChangedFromDoc(doc, options, &v)) each(std::move(v));
+    if (DecodeChangedVersion(doc, options, &v)) each(std::move(v));
   });
 }
 
-Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
-                                   const AnalyticsOptions& options,
-                                   const std::function<void(ChangedVersion&&)>& window,
-                                   const std::function<void(ChangedVersion&&)>& changed) {
+Status MongoStore::ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
+                                        const AnalyticsOptions& options,
+                                        const std::function<void(ChangedVersion&&)>& window,
+                                        const std::function<void(ChangedVersion&&)>& changed) {
   if (window_from >= after.updated_at)
     return {StatusCode::kInvalidArgument, "grace window must start before the cursor"};
   // {userId: {$ne: null}, updatedAt: {$gt: window_from}}, no limit: how many versions the
   // window holds is not known before reading them; the cursor is closed (killCursors) once
   // `limit` changed versions are in.
-  bson_t filter = BSON_INITIALIZER, uid, gt, opts = BSON_INITIALIZER;
-  bson_append_document_begin(&filter, "userId", -1, &uid);
+  ScopedBson filter, opts;
+  bson_t uid, gt;
+  bson_append_document_begin(filter.get(), "userId", -1, &uid);
   bson_append_null(&uid, "$ne", -1);
-  bson_append_document_end(&filter, &uid);
-  bson_append_document_begin(&filter, "updatedAt", -1, &gt);
+  bson_append_document_end(filter.get(), &uid);
+  bson_append_document_begin(filter.get(), "updatedAt", -1, &gt);
   bson_append_date_time(&gt, "$gt", -1, window_from);
-  bson_append_document_end(&filter, &gt);
-  AppendVersionProjection(&opts);
-  AppendSortByCursor(&opts);
-  AppendBatchSize(&opts, kVersionsPerReply);
+  bson_append_document_end(filter.get(), &gt);
+  AppendVersionProjection(opts.get());
+  AppendSortByCursor(opts.get());
+  AppendBatchSize(opts.get(), kVersionsPerReply);
   auto coll = impl_->Source();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   const bson_t* doc;
   int n = 0;
   while (n < limit && mongoc_cursor_next(cursor.get(), &doc)) {
     ChangedVersion v;
-    if (!ChangedFromDoc(doc, options, &v)) continue;
+    if (!DecodeChangedVersion(doc, options, &v)) continue;
     if (Cursor{v.updated_at, v.id} <= after) {
       window(std::move(v));
     } else {
@@ -345,27 +320,25 @@ Status Store::ReadWindowAndChanges(Instant window_from, const Cursor& after, int
   return Status::Ok();
 }
 
-Status Store::ReadHistory(std::span<const ObjectId> users, Day from, Day to,
-                          const AnalyticsOptions& options,
-                          std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>* out) {
+Status MongoStore::ReadHistory(std::span<const ObjectId> users, Day from, Day to,
+                               const AnalyticsOptions& options, HistoryByUser* out) {
   if (users.empty()) return Status::Ok();
-  bson_t filter = BSON_INITIALIZER, uid, date, opts = BSON_INITIALIZER, proj;
-  bson_append_document_begin(&filter, "userId", -1, &uid);
+  ScopedBson filter, opts;
+  bson_t uid, date, proj;
+  bson_append_document_begin(filter.get(), "userId", -1, &uid);
   AppendOidArray(&uid, "$in", users);
-  bson_append_document_end(&filter, &uid);
-  bson_append_document_begin(&filter, "date", -1, &date);
+  bson_append_document_end(filter.get(), &uid);
+  bson_append_document_begin(filter.get(), "date", -1, &date);
   bson_append_date_time(&date, "$gte", -1, StartOf(from));
   bson_append_date_time(&date, "$lt", -1, StartOf(to + 1));
-  bson_append_document_end(&filter, &date);
-  bson_append_document_begin(&opts, "projection", -1, &proj);
+  bson_append_document_end(filter.get(), &date);
+  bson_append_document_begin(opts.get(), "projection", -1, &proj);
   for (const char* f : {"_id", "userId", "updatedAt", "date", "metrics"})
     bson_append_int32(&proj, f, -1, 1);
-  bson_append_document_end(&opts, &proj);
-  AppendBatchSize(&opts, kVersionsPerReply);
+  bson_append_document_end(opts.get(), &proj);
+  AppendBatchSize(opts.get(), kVersionsPerReply);
   auto coll = impl_->Source();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   DecodedHealthMetric decoded;
   return Drain(cursor.get(), "read users' healthmetrics history", [&](const bson_t* doc) {
     DecodeHealthMetric(doc, options, &decoded);
@@ -374,21 +347,19 @@ Status Store::ReadHistory(std::span<const ObjectId> users, Day from, Day to,
   });
 }
 
-Status Store::ReadGoals(std::span<const ObjectId> users,
-                        std::unordered_map<ObjectId, Goals, ObjectIdHash>* out) {
+Status MongoStore::ReadGoals(std::span<const ObjectId> users, GoalsByUser* out) {
   for (const ObjectId& u : users) (*out)[u] = DefaultGoals();
   if (users.empty()) return Status::Ok();
-  bson_t filter = BSON_INITIALIZER, id, opts = BSON_INITIALIZER, proj;
-  bson_append_document_begin(&filter, "_id", -1, &id);
+  ScopedBson filter, opts;
+  bson_t id, proj;
+  bson_append_document_begin(filter.get(), "_id", -1, &id);
   AppendOidArray(&id, "$in", users);
-  bson_append_document_end(&filter, &id);
-  bson_append_document_begin(&opts, "projection", -1, &proj);
+  bson_append_document_end(filter.get(), &id);
+  bson_append_document_begin(opts.get(), "projection", -1, &proj);
   bson_append_int32(&proj, "goals", -1, 1);
-  bson_append_document_end(&opts, &proj);
+  bson_append_document_end(opts.get(), &proj);
   auto coll = impl_->Users();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   return Drain(cursor.get(), "read users' goals", [&](const bson_t* doc) {
     ObjectId id;
     Goals goals;
@@ -396,34 +367,21 @@ Status Store::ReadGoals(std::span<const ObjectId> users,
   });
 }
 
-Status Store::ReadAnalytics(std::span<const ObjectId> users, std::vector<ExistingAnalytics>* out) {
+Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
+                                 std::vector<ExistingAnalytics>* out) {
   if (users.empty()) return Status::Ok();
-  bson_t filter = BSON_INITIALIZER, uid;
-  bson_append_document_begin(&filter, "userId", -1, &uid);
+  ScopedBson filter;
+  bson_t uid;
+  bson_append_document_begin(filter.get(), "userId", -1, &uid);
   AppendOidArray(&uid, "$in", users);
-  bson_append_document_end(&filter, &uid);
-  bson_t opts = BSON_INITIALIZER;
-  AppendBatchSize(&opts, kAnalyticsPerReply);
+  bson_append_document_end(filter.get(), &uid);
+  ScopedBson opts;
+  AppendBatchSize(opts.get(), kAnalyticsPerReply);
   auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   return Drain(cursor.get(), "read existing analytics documents", [&](const bson_t* doc) {
-    bson_iter_t it;
     ExistingAnalytics e;
-    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) return;
-    e.id = FromOid(bson_iter_oid(&it));
-    if (!bson_iter_init_find(&it, doc, "userId") || !BSON_ITER_HOLDS_OID(&it)) return;
-    e.user = FromOid(bson_iter_oid(&it));
-    if (!bson_iter_init_find(&it, doc, "metricType") || !BSON_ITER_HOLDS_UTF8(&it)) return;
-    auto metric = MetricFromName(bson_iter_utf8(&it, nullptr));
-    if (!bson_iter_init_find(&it, doc, "timeRange") || !BSON_ITER_HOLDS_UTF8(&it)) return;
-    auto range = RangeFromName(bson_iter_utf8(&it, nullptr));
-    if (!metric || !range) return;  // not one of ours: left alone
-    e.metric = *metric;
-    e.range = *range;
-    e.digest = DeterministicDigest(doc);
-    out->push_back(e);
+    if (DecodeExistingAnalytics(doc, &e)) out->push_back(e);
   });
 }
 
@@ -439,93 +397,76 @@ constexpr int kMaxUpdatesPerCommand = 10;
 
 }  // namespace
 
-Status Store::Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
+Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
   if (writes.empty()) return Status::Ok();
   auto coll = impl_->Analytics();
-  bson_t opts = BSON_INITIALIZER;
-  bson_append_bool(&opts, "ordered", -1, false);
-  mongoc_write_concern_append(impl_->write_concern, &opts);
+  ScopedBson opts;
+  bson_append_bool(opts.get(), "ordered", -1, false);
+  mongoc_write_concern_append(impl_->write_concern, opts.get());
   bson_error_t error;
   // Executes `bulk` (when it holds anything) and adds its counts.
-  auto execute = [&](mongoc_bulk_operation_t* bulk, bool empty) -> Status {
-    if (empty) {
-      mongoc_bulk_operation_destroy(bulk);
-      return Status::Ok();
-    }
-    bson_t reply;
-    const uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &error);
+  auto execute = [&](BulkPtr bulk, bool empty) -> Status {
+    if (empty) return Status::Ok();
+    ScopedBson reply;
+    const uint32_t server = mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error);
     bson_iter_t it;
     auto count = [&](const char* field) -> int64_t {
-      return bson_iter_init_find(&it, &reply, field) && BSON_ITER_HOLDS_NUMBER(&it)
+      return bson_iter_init_find(&it, reply.get(), field) && BSON_ITER_HOLDS_NUMBER(&it)
                  ? bson_iter_as_int64(&it)
                  : 0;
     };
     counts->inserted += count("nInserted");
     counts->updated += count("nModified");
     counts->deleted += count("nRemoved");
-    bson_destroy(&reply);
-    mongoc_bulk_operation_destroy(bulk);
     if (!server) return FromError(error, "write analytics documents");
     return Status::Ok();
   };
   // Our documents are ours (ASCII strings and keys, no '.' or '$' keys): libmongoc's
   // validation of each inserted and $set document (UTF-8, key names) is skipped. The profile
   // of a backlog showed it at a tenth of our CPU.
-  bson_t no_validation = BSON_INITIALIZER;
-  bson_append_bool(&no_validation, "validate", -1, false);
-  mongoc_bulk_operation_t* bulk =
-      mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
+  ScopedBson no_validation;
+  bson_append_bool(no_validation.get(), "validate", -1, false);
+  BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
   bool empty = true;
   int updates = 0;
   for (AnalyticsWrite& w : writes) {
     if (w.kind != AnalyticsWrite::Kind::kInsert && updates == kMaxUpdatesPerCommand) {
-      if (Status st = execute(bulk, empty); !st.ok()) {
-        bson_destroy(&opts);
-        bson_destroy(&no_validation);
-        return st;
-      }
-      bulk = mongoc_collection_create_bulk_operation_with_opts(coll.get(), &opts);
+      if (Status st = execute(std::move(bulk), empty); !st.ok()) return st;
+      bulk.reset(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       empty = true;
       updates = 0;
     }
-    bson_t selector = BSON_INITIALIZER;
+    ScopedBson selector;
     if (w.kind != AnalyticsWrite::Kind::kInsert) {
       const bson_oid_t oid = ToOid(w.id);
-      bson_append_oid(&selector, "_id", -1, &oid);
+      bson_append_oid(selector.get(), "_id", -1, &oid);
       ++updates;
     }
     bool ok = true;
     switch (w.kind) {
       case AnalyticsWrite::Kind::kInsert:
-        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.body.get(), &no_validation, &error);
+        ok = mongoc_bulk_operation_insert_with_opts(bulk.get(), w.body.get(), no_validation.get(),
+                                                    &error);
         break;
       case AnalyticsWrite::Kind::kUpdate: {
-        bson_t update = BSON_INITIALIZER;
-        bson_append_document(&update, "$set", -1, w.body.get());
-        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, &no_validation,
-                                                        &error);
-        bson_destroy(&update);
+        ScopedBson update;
+        bson_append_document(update.get(), "$set", -1, w.body.get());
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update.get(),
+                                                        no_validation.get(), &error);
         break;
       }
       case AnalyticsWrite::Kind::kDelete:
-        ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &selector, nullptr, &error);
+        ok =
+            mongoc_bulk_operation_remove_one_with_opts(bulk.get(), selector.get(), nullptr, &error);
         break;
     }
-    bson_destroy(&selector);
     empty = false;
-    if (!ok) {
-      mongoc_bulk_operation_destroy(bulk);
-      bson_destroy(&opts);
-      bson_destroy(&no_validation);
-      return Internal(fmt::format("prepare analytics bulk write: {}", error.message));
-    }
+    if (!ok) return Internal(fmt::format("prepare analytics bulk write: {}", error.message));
   }
-  bson_destroy(&opts);
-  bson_destroy(&no_validation);
-  return execute(bulk, empty);
+  return execute(std::move(bulk), empty);
 }
 
-Status Store::ListUsers(Day from, Day to, std::vector<ObjectId>* out) {
+Status MongoStore::ListUsers(Day from, Day to, std::vector<ObjectId>* out) {
   // distinct is not used: FerretDB and MongoDB agree on find with a projection, and distinct's
   // one reply document caps the result at 16 MB (about a million users). One document per
   // (user, day) arrives, so the list is deduplicated as it grows: memory stays proportional to
@@ -533,51 +474,49 @@ Status Store::ListUsers(Day from, Day to, std::vector<ObjectId>* out) {
   // users x 180 days).
   IdCollector ids(out);
   auto collect = [&](mongoc_collection_t* coll, const bson_t* filter, const char* doing) {
-    bson_t opts = BSON_INITIALIZER, proj;
-    bson_append_document_begin(&opts, "projection", -1, &proj);
+    ScopedBson opts;
+    bson_t proj;
+    bson_append_document_begin(opts.get(), "projection", -1, &proj);
     bson_append_int32(&proj, "userId", -1, 1);
     bson_append_int32(&proj, "_id", -1, 0);
-    bson_append_document_end(&opts, &proj);
-    AppendBatchSize(&opts, kVersionsPerReply);
-    CursorPtr cursor(mongoc_collection_find_with_opts(coll, filter, &opts, nullptr));
-    bson_destroy(&opts);
+    bson_append_document_end(opts.get(), &proj);
+    AppendBatchSize(opts.get(), kVersionsPerReply);
+    CursorPtr cursor(mongoc_collection_find_with_opts(coll, filter, opts.get(), nullptr));
     return Drain(cursor.get(), doing, [&](const bson_t* doc) {
       bson_iter_t it;
       if (bson_iter_init_find(&it, doc, "userId") && BSON_ITER_HOLDS_OID(&it))
         ids.Add(FromOid(bson_iter_oid(&it)));
     });
   };
-  bson_t empty = BSON_INITIALIZER;
-  Status st = collect(impl_->Analytics().get(), &empty, "list users with analytics");
-  bson_destroy(&empty);
+  ScopedBson empty;
+  Status st = collect(impl_->Analytics().get(), empty.get(), "list users with analytics");
   if (!st.ok()) return st;
-  bson_t filter = BSON_INITIALIZER, date;
-  bson_append_document_begin(&filter, "date", -1, &date);
+  ScopedBson filter;
+  bson_t date;
+  bson_append_document_begin(filter.get(), "date", -1, &date);
   bson_append_date_time(&date, "$gte", -1, StartOf(from));
   bson_append_date_time(&date, "$lt", -1, StartOf(to + 1));
-  bson_append_document_end(&filter, &date);
-  st = collect(impl_->Source().get(), &filter, "list users with recent healthmetrics");
-  bson_destroy(&filter);
+  bson_append_document_end(filter.get(), &date);
+  st = collect(impl_->Source().get(), filter.get(), "list users with recent healthmetrics");
   if (!st.ok()) return st;
   ids.Finish();
   return Status::Ok();
 }
 
-Result<int64_t> Store::DeleteExpired(Instant now) {
-  bson_t filter = BSON_INITIALIZER, lt, opts = BSON_INITIALIZER, reply;
-  bson_append_document_begin(&filter, "expiresAt", -1, &lt);
+Result<int64_t> MongoStore::DeleteExpired(Instant now) {
+  ScopedBson filter, opts, reply;
+  bson_t lt;
+  bson_append_document_begin(filter.get(), "expiresAt", -1, &lt);
   bson_append_date_time(&lt, "$lt", -1, now);
-  bson_append_document_end(&filter, &lt);
-  mongoc_write_concern_append(impl_->write_concern, &opts);
+  bson_append_document_end(filter.get(), &lt);
+  mongoc_write_concern_append(impl_->write_concern, opts.get());
   bson_error_t error;
   auto coll = impl_->Analytics();
-  const bool ok = mongoc_collection_delete_many(coll.get(), &filter, &opts, &reply, &error);
+  const bool ok =
+      mongoc_collection_delete_many(coll.get(), filter.get(), opts.get(), reply.get(), &error);
   int64_t n = 0;
   bson_iter_t it;
-  if (ok && bson_iter_init_find(&it, &reply, "deletedCount")) n = bson_iter_as_int64(&it);
-  bson_destroy(&filter);
-  bson_destroy(&opts);
-  bson_destroy(&reply);
+  if (ok && bson_iter_init_find(&it, reply.get(), "deletedCount")) n = bson_iter_as_int64(&it);
   if (!ok) return FromError(error, "delete expired analytics documents");
   return n;
 }
@@ -611,7 +550,7 @@ Status ListIndexes(mongoc_collection_t* coll, std::vector<std::pair<std::string,
 
 }  // namespace
 
-Status Store::CheckIndexes(std::vector<IndexInfo>* out) {
+Status MongoStore::CheckIndexes(std::vector<IndexInfo>* out) {
   for (const char* role : {"source", "analytics"}) {
     auto coll = impl_->Coll(impl_->RoleName(role));
     std::vector<std::pair<std::string, BsonDoc>> existing;
@@ -630,43 +569,39 @@ Status Store::CheckIndexes(std::vector<IndexInfo>* out) {
   return Status::Ok();
 }
 
-Status Store::UpsertDailyMetrics(const ObjectId& user, Day day,
-                                 const std::vector<std::pair<std::string, double>>& metrics,
-                                 Instant now) {
-  bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, on_insert,
-         opts = BSON_INITIALIZER;
+Status MongoStore::UpsertDailyMetrics(const ObjectId& user, Day day,
+                                      const std::vector<std::pair<std::string, double>>& metrics,
+                                      Instant now) {
+  ScopedBson filter, update, opts;
+  bson_t set, on_insert;
   const bson_oid_t oid = ToOid(user);
-  bson_append_oid(&filter, "userId", -1, &oid);
-  bson_append_date_time(&filter, "date", -1, StartOf(day));
-  bson_append_document_begin(&update, "$set", -1, &set);
+  bson_append_oid(filter.get(), "userId", -1, &oid);
+  bson_append_date_time(filter.get(), "date", -1, StartOf(day));
+  bson_append_document_begin(update.get(), "$set", -1, &set);
   for (const auto& [name, value] : metrics)
     bson_append_double(&set, ("metrics." + name).c_str(), -1, value);
   bson_append_utf8(&set, "source", -1, "manual", -1);
   bson_append_date_time(&set, "updatedAt", -1, now);
-  bson_append_document_end(&update, &set);
-  bson_append_document_begin(&update, "$setOnInsert", -1, &on_insert);
+  bson_append_document_end(update.get(), &set);
+  bson_append_document_begin(update.get(), "$setOnInsert", -1, &on_insert);
   bson_append_date_time(&on_insert, "createdAt", -1, now);
   bson_append_int32(&on_insert, "__v", -1, 0);
-  bson_append_document_end(&update, &on_insert);
-  bson_append_bool(&opts, "upsert", -1, true);
-  mongoc_write_concern_append(impl_->write_concern, &opts);
+  bson_append_document_end(update.get(), &on_insert);
+  bson_append_bool(opts.get(), "upsert", -1, true);
+  mongoc_write_concern_append(impl_->write_concern, opts.get());
   bson_error_t error;
   auto coll = impl_->Source();
-  const bool ok =
-      mongoc_collection_update_one(coll.get(), &filter, &update, &opts, nullptr, &error);
-  bson_destroy(&filter);
-  bson_destroy(&update);
-  bson_destroy(&opts);
+  const bool ok = mongoc_collection_update_one(coll.get(), filter.get(), update.get(), opts.get(),
+                                               nullptr, &error);
   if (!ok) return FromError(error, "upsert a day of healthmetrics");
   return Status::Ok();
 }
 
-Result<std::optional<BsonDoc>> Store::FindOneAnalytics(const bson_t* filter) {
-  bson_t opts = BSON_INITIALIZER;
-  bson_append_int64(&opts, "limit", -1, 1);
+Result<std::optional<BsonDoc>> MongoStore::FindOneAnalytics(const bson_t* filter) {
+  ScopedBson opts;
+  bson_append_int64(opts.get(), "limit", -1, 1);
   auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter, &opts, nullptr));
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter, opts.get(), nullptr));
   std::optional<BsonDoc> found;
   Status st = Drain(cursor.get(), "read an analytics document", [&](const bson_t* doc) {
     if (!found) found.emplace(bson_copy(doc));
@@ -675,26 +610,24 @@ Result<std::optional<BsonDoc>> Store::FindOneAnalytics(const bson_t* filter) {
   return found;
 }
 
-Result<std::optional<BsonDoc>> Store::FindAnalytics(const ObjectId& user, Metric metric,
-                                                    TimeRange range) {
-  bson_t filter = BSON_INITIALIZER;
+Result<std::optional<BsonDoc>> MongoStore::FindAnalytics(const ObjectId& user, Metric metric,
+                                                         TimeRange range) {
+  ScopedBson filter;
   const bson_oid_t oid = ToOid(user);
-  bson_append_oid(&filter, "userId", -1, &oid);
-  bson_append_utf8(&filter, "metricType", -1, InfoOf(metric).name.data(),
-                   static_cast<int>(InfoOf(metric).name.size()));
+  bson_append_oid(filter.get(), "userId", -1, &oid);
+  bson_append_utf8(filter.get(), "metricType", -1, MetricInfoOf(metric).name.data(),
+                   static_cast<int>(MetricInfoOf(metric).name.size()));
   const std::string_view r = kRangeNames[static_cast<int>(range)];
-  bson_append_utf8(&filter, "timeRange", -1, r.data(), static_cast<int>(r.size()));
-  auto found = FindOneAnalytics(&filter);
-  bson_destroy(&filter);
+  bson_append_utf8(filter.get(), "timeRange", -1, r.data(), static_cast<int>(r.size()));
+  auto found = FindOneAnalytics(filter.get());
   return found;
 }
 
-Result<std::optional<BsonDoc>> Store::FindAnalyticsById(const ObjectId& id) {
-  bson_t filter = BSON_INITIALIZER;
+Result<std::optional<BsonDoc>> MongoStore::FindAnalyticsById(const ObjectId& id) {
+  ScopedBson filter;
   const bson_oid_t oid = ToOid(id);
-  bson_append_oid(&filter, "_id", -1, &oid);
-  auto found = FindOneAnalytics(&filter);
-  bson_destroy(&filter);
+  bson_append_oid(filter.get(), "_id", -1, &oid);
+  auto found = FindOneAnalytics(filter.get());
   return found;
 }
 
@@ -718,9 +651,10 @@ void WalkPlan(bson_iter_t* it, std::vector<std::string>* stages,
 
 }  // namespace
 
-Result<Store::QueryPlan> Store::ExplainQuery(std::string_view kind) {
-  bson_t cmd = BSON_INITIALIZER, find, filter, opts_sort;
-  bson_append_document_begin(&cmd, "explain", -1, &find);
+Result<QueryPlan> MongoStore::ExplainQuery(std::string_view kind) {
+  ScopedBson cmd;
+  bson_t find, filter, opts_sort;
+  bson_append_document_begin(cmd.get(), "explain", -1, &find);
   bson_append_utf8(&find, "find", -1, impl_->options.source_collection.c_str(), -1);
   bson_append_document_begin(&find, "filter", -1, &filter);
   const Instant now = NowMillis();
@@ -744,17 +678,16 @@ Result<Store::QueryPlan> Store::ExplainQuery(std::string_view kind) {
     bson_append_document_end(&find, &filter);
   }
   bson_append_int64(&find, "limit", -1, 1);
-  bson_append_document_end(&cmd, &find);
-  bson_append_utf8(&cmd, "verbosity", -1, "queryPlanner", -1);
-  bson_t reply;
+  bson_append_document_end(cmd.get(), &find);
+  bson_append_utf8(cmd.get(), "verbosity", -1, "queryPlanner", -1);
+  ScopedBson reply;
   bson_error_t error;
-  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(), &cmd,
-                                               nullptr, &reply, &error);
-  bson_destroy(&cmd);
+  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
+                                               cmd.get(), nullptr, reply.get(), &error);
   QueryPlan plan;
   if (ok) {
     bson_iter_t it, winning;
-    if (bson_iter_init(&it, &reply) &&
+    if (bson_iter_init(&it, reply.get()) &&
         bson_iter_find_descendant(&it, "queryPlanner.winningPlan", &winning) &&
         BSON_ITER_HOLDS_DOCUMENT(&winning)) {
       plan.reported = true;
@@ -766,12 +699,11 @@ Result<Store::QueryPlan> Store::ExplainQuery(std::string_view kind) {
       if (!indexes.empty()) plan.summary += " on " + indexes.front();
     }
   }
-  bson_destroy(&reply);
   if (!ok) return FromError(error, "explain a query");
   return plan;
 }
 
-Result<bool> Store::HasTtlIndex() {
+Result<bool> MongoStore::HasTtlIndex() {
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_indexes_with_opts(coll.get(), nullptr));
   const bson_t* doc;
@@ -786,7 +718,7 @@ Result<bool> Store::HasTtlIndex() {
   return ttl;
 }
 
-Status Store::CreateIndexes(std::vector<std::string>* warnings) {
+Status MongoStore::CreateIndexes(std::vector<std::string>* warnings) {
   for (const char* role : {"source", "analytics"}) {
     const std::string& coll_name = impl_->RoleName(role);
     auto coll = impl_->Coll(coll_name);
@@ -801,9 +733,10 @@ Status Store::CreateIndexes(std::vector<std::string>* warnings) {
       bool present = false;
       for (auto& [name, key] : existing) present = present || SameKeys(key.get(), s);
       if (present) continue;  // an index with the same key pattern satisfies it, whatever else
-      bson_t cmd = BSON_INITIALIZER, indexes, index, key, reply;
-      bson_append_utf8(&cmd, "createIndexes", -1, coll_name.c_str(), -1);
-      bson_append_array_begin(&cmd, "indexes", -1, &indexes);
+      ScopedBson cmd, reply;
+      bson_t indexes, index, key;
+      bson_append_utf8(cmd.get(), "createIndexes", -1, coll_name.c_str(), -1);
+      bson_append_array_begin(cmd.get(), "indexes", -1, &indexes);
       bson_append_document_begin(&indexes, "0", -1, &index);
       bson_append_document_begin(&index, "key", -1, &key);
       for (auto& [field, dir] : s.keys) bson_append_int32(&key, field, -1, dir);
@@ -812,12 +745,10 @@ Status Store::CreateIndexes(std::vector<std::string>* warnings) {
       if (s.unique) bson_append_bool(&index, "unique", -1, true);
       if (s.ttl) bson_append_int32(&index, "expireAfterSeconds", -1, 0);
       bson_append_document_end(&indexes, &index);
-      bson_append_array_end(&cmd, &indexes);
+      bson_append_array_end(cmd.get(), &indexes);
       bson_error_t error;
       const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
-                                                   &cmd, nullptr, &reply, &error);
-      bson_destroy(&cmd);
-      bson_destroy(&reply);
+                                                   cmd.get(), nullptr, reply.get(), &error);
       if (!ok) {
         Status st = FromError(error, "create index");
         if (st.code() == StatusCode::kUnavailable) return st;
@@ -834,36 +765,42 @@ Status Store::CreateIndexes(std::vector<std::string>* warnings) {
   return Status::Ok();
 }
 
-Status Store::InsertMany(bool users, std::vector<BsonDoc>& docs) {
+Status MongoStore::InsertMany(const std::string& collection, std::vector<BsonDoc>& docs,
+                              std::string_view doing) {
   if (docs.empty()) return Status::Ok();
-  auto coll = users ? impl_->Users() : impl_->Source();
+  auto coll = impl_->Coll(collection);
   auto ptrs = std::make_unique<const bson_t*[]>(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) ptrs[i] = docs[i].get();
-  bson_t opts = BSON_INITIALIZER, reply;
-  bson_append_bool(&opts, "ordered", -1, false);
-  mongoc_write_concern_append(impl_->write_concern, &opts);
+  ScopedBson opts, reply;
+  bson_append_bool(opts.get(), "ordered", -1, false);
+  mongoc_write_concern_append(impl_->write_concern, opts.get());
   bson_error_t error;
-  const bool ok =
-      mongoc_collection_insert_many(coll.get(), ptrs.get(), docs.size(), &opts, &reply, &error);
-  bson_destroy(&opts);
-  bson_destroy(&reply);
-  if (!ok) return FromError(error, users ? "insert users" : "insert healthmetrics documents");
+  if (!mongoc_collection_insert_many(coll.get(), ptrs.get(), docs.size(), opts.get(), reply.get(),
+                                     &error))
+    return FromError(error, doing);
   return Status::Ok();
 }
 
-Result<std::vector<BsonDoc>> Store::ReadUserAnalytics(const ObjectId& user) {
-  bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+Status MongoStore::InsertHealthMetrics(std::vector<BsonDoc>& docs) {
+  return InsertMany(impl_->options.source_collection, docs, "insert healthmetrics documents");
+}
+
+Status MongoStore::InsertUsers(std::vector<BsonDoc>& docs) {
+  return InsertMany(impl_->options.users_collection, docs, "insert users");
+}
+
+Result<std::vector<BsonDoc>> MongoStore::ReadUserAnalytics(const ObjectId& user) {
+  ScopedBson filter, opts;
+  bson_t sort;
   const bson_oid_t oid = ToOid(user);
-  bson_append_oid(&filter, "userId", -1, &oid);
-  bson_append_document_begin(&opts, "sort", -1, &sort);
+  bson_append_oid(filter.get(), "userId", -1, &oid);
+  bson_append_document_begin(opts.get(), "sort", -1, &sort);
   bson_append_int32(&sort, "metricType", -1, 1);
   bson_append_int32(&sort, "timeRange", -1, 1);
-  bson_append_document_end(&opts, &sort);
-  bson_append_int64(&opts, "limit", -1, kMaxUserAnalytics);
+  bson_append_document_end(opts.get(), &sort);
+  bson_append_int64(opts.get(), "limit", -1, kMaxUserAnalytics);
   auto coll = impl_->Analytics();
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), &filter, &opts, nullptr));
-  bson_destroy(&filter);
-  bson_destroy(&opts);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   std::vector<BsonDoc> out;
   Status st = Drain(cursor.get(), "read the user's analytics documents",
                     [&](const bson_t* doc) { out.emplace_back(bson_copy(doc)); });

@@ -22,7 +22,7 @@ TEST(ClassifyValue, ValidRangesAreInclusive) {
                        Case{Metric::kCalories, 0, 10000}, Case{Metric::kActiveMinutes, 0, 1440},
                        Case{Metric::kHeartPoints, 0, 500}, Case{Metric::kWeight, 30, 300},
                        Case{Metric::kSleepHours, 0, 24}, Case{Metric::kHydration, 0, 10}}) {
-    SCOPED_TRACE(std::string(InfoOf(c.m).name));
+    SCOPED_TRACE(std::string(MetricInfoOf(c.m).name));
     EXPECT_EQ(ClassifyValue(c.m, c.hi, o), ValueClass::kObservation);
     EXPECT_EQ(ClassifyValue(c.m, (c.lo + c.hi) / 2, o), ValueClass::kObservation);
     EXPECT_EQ(ClassifyValue(c.m, c.hi + 0.001, o), ValueClass::kOutOfRange);
@@ -38,8 +38,8 @@ TEST(ClassifyValue, ZeroIsNoDataForTheFiveActivityMetrics) {
   const AnalyticsOptions o;  // zero_is_missing = true
   for (Metric m : {Metric::kSteps, Metric::kDistance, Metric::kCalories, Metric::kActiveMinutes,
                    Metric::kHeartPoints}) {
-    EXPECT_EQ(ClassifyValue(m, 0, o), ValueClass::kNoData) << InfoOf(m).name;
-    EXPECT_EQ(ClassifyValue(m, -0.0, o), ValueClass::kNoData) << InfoOf(m).name;
+    EXPECT_EQ(ClassifyValue(m, 0, o), ValueClass::kNoData) << MetricInfoOf(m).name;
+    EXPECT_EQ(ClassifyValue(m, -0.0, o), ValueClass::kNoData) << MetricInfoOf(m).name;
   }
   // Zero is a value for sleep and hydration, and invalid for weight (range 30..300).
   EXPECT_EQ(ClassifyValue(Metric::kSleepHours, 0, o), ValueClass::kObservation);
@@ -52,7 +52,7 @@ TEST(ClassifyValue, ZeroIsAnObservationWhenZeroIsMissingIsOff) {
   o.zero_is_missing = false;
   for (Metric m : {Metric::kSteps, Metric::kDistance, Metric::kCalories, Metric::kActiveMinutes,
                    Metric::kHeartPoints, Metric::kSleepHours, Metric::kHydration}) {
-    EXPECT_EQ(ClassifyValue(m, 0, o), ValueClass::kObservation) << InfoOf(m).name;
+    EXPECT_EQ(ClassifyValue(m, 0, o), ValueClass::kObservation) << MetricInfoOf(m).name;
   }
   EXPECT_EQ(ClassifyValue(Metric::kWeight, 0, o), ValueClass::kOutOfRange);
 }
@@ -74,7 +74,7 @@ TEST(DefaultGoals, MatchesTheSpecTable) {
   EXPECT_EQ(g.goal[static_cast<int>(Metric::kSleepHours)], 8);
   for (Metric m :
        {Metric::kActiveMinutes, Metric::kHeartPoints, Metric::kWeight, Metric::kHydration}) {
-    EXPECT_EQ(g.goal[static_cast<int>(m)], 0) << InfoOf(m).name;
+    EXPECT_EQ(g.goal[static_cast<int>(m)], 0) << MetricInfoOf(m).name;
   }
 }
 

@@ -31,8 +31,8 @@ std::string Dump(const UserAnalytics& u) {
     s += buf;
   };
   for (const MetricAnalytics& a : u.metrics) {
-    s += std::string(InfoOf(a.metric).name) + " asOf " + std::to_string(a.as_of) + " streak " +
-         std::to_string(a.streak_days) + "/" + std::to_string(a.longest_streak) + "/" +
+    s += std::string(MetricInfoOf(a.metric).name) + " asOf " + std::to_string(a.as_of) +
+         " streak " + std::to_string(a.streak_days) + "/" + std::to_string(a.longest_streak) + "/" +
          (a.streak_start ? std::to_string(*a.streak_start) : "null") + "\n";
     for (const RangeAnalytics& r : a.ranges) {
       s += std::string(kRangeNames[static_cast<int>(r.range)]) + ": ";
@@ -58,7 +58,7 @@ std::string Dump(const UserAnalytics& u) {
       s += "\n";
     }
   }
-  for (Metric m : u.overflow) s += "overflow " + std::string(InfoOf(m).name) + "\n";
+  for (Metric m : u.overflow) s += "overflow " + std::string(MetricInfoOf(m).name) + "\n";
   return s;
 }
 
@@ -222,7 +222,7 @@ TEST_P(KernelProperties, FiguresStayWithinTheirBounds) {
   ASSERT_FALSE(u.metrics.empty());
   EXPECT_TRUE(u.overflow.empty());
   for (const MetricAnalytics& a : u.metrics) {
-    SCOPED_TRACE(std::string(InfoOf(a.metric).name));
+    SCOPED_TRACE(std::string(MetricInfoOf(a.metric).name));
     EXPECT_LE(a.as_of, T);
     EXPECT_GT(a.as_of, T - o.history_days);
     EXPECT_GE(a.streak_days, 0);

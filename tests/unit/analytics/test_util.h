@@ -78,7 +78,7 @@ inline bool Contains(const std::vector<Metric>& v, Metric m) {
 inline MetricAnalytics Of(const UserAnalytics& u, Metric m) {
   const MetricAnalytics* a = Find(u, m);
   if (a == nullptr) {
-    ADD_FAILURE() << "no analytics for " << InfoOf(m).name;
+    ADD_FAILURE() << "no analytics for " << MetricInfoOf(m).name;
     return {};
   }
   return *a;
