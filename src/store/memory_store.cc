@@ -115,6 +115,12 @@ std::vector<ObjectId> MemoryStore::history_reads() const {
   return history_reads_;
 }
 
+std::vector<size_t> MemoryStore::user_list_sizes(Op op) const {
+  std::lock_guard lock(mu_);
+  auto it = list_sizes_.find(op);
+  return it == list_sizes_.end() ? std::vector<size_t>{} : it->second;
+}
+
 std::vector<BsonDoc> MemoryStore::AnalyticsDocuments() const {
   std::lock_guard lock(mu_);
   std::vector<BsonDoc> out;
@@ -198,6 +204,7 @@ Status MemoryStore::ReadHistory(std::span<const ObjectId> users, Day from, Day t
                                 const AnalyticsOptions& options, HistoryByUser* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadHistory); !st.ok()) return st;
+  list_sizes_[Op::kReadHistory].push_back(users.size());
   history_reads_.insert(history_reads_.end(), users.begin(), users.end());
   DecodedHealthMetric decoded;
   for (const auto& [id, doc] : source_) {
@@ -215,6 +222,7 @@ Status MemoryStore::ReadHistory(std::span<const ObjectId> users, Day from, Day t
 Status MemoryStore::ReadGoals(std::span<const ObjectId> users, GoalsByUser* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadGoals); !st.ok()) return st;
+  list_sizes_[Op::kReadGoals].push_back(users.size());
   for (const ObjectId& u : users) (*out)[u] = DefaultGoals();
   for (const auto& [id, doc] : users_) {
     if (!Contains(users, id)) continue;
@@ -230,6 +238,7 @@ Status MemoryStore::ReadAnalytics(std::span<const ObjectId> users,
                                   std::vector<ExistingAnalytics>* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadAnalytics); !st.ok()) return st;
+  list_sizes_[Op::kReadAnalytics].push_back(users.size());
   for (const auto& [id, doc] : analytics_) {
     if (!Contains(users, OidField(doc.get(), "userId"))) continue;
     ExistingAnalytics e;

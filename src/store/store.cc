@@ -185,6 +185,7 @@ struct MongoStore::Impl {
   mongoc_uri_t* uri = nullptr;
   mongoc_client_t* client = nullptr;
   mongoc_write_concern_t* write_concern = nullptr;
+  int write_ops_per_command = 0;  // from buildInfo, once known (WriteOpsPerCommand)
 
   ~Impl() {
     if (write_concern) mongoc_write_concern_destroy(write_concern);
@@ -385,20 +386,54 @@ Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
   });
 }
 
-namespace {
+int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version) {
+  if (!is_ferretdb) return kWriteOpsPerCommand;
+  // FerretDB v1.24 (SQLite backend) keeps each update statement's query open until its whole
+  // command ends and needs a second pooled connection for the write: the 100-connection pool is
+  // exhausted, and the whole server hangs, by one command of about 100 updates, or by a few
+  // concurrent ones (a killed engine's command runs on, next to its successor's). 10 keeps even
+  // several concurrent commands far from the limit (docs/FERRETDB.md). FerretDB v2 is a
+  // different server (on DocumentDB) without that pool.
+  std::string_view v = ferretdb_version;
+  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
+  int major = 0;
+  size_t i = 0;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9' && major < 1000; ++i)
+    major = major * 10 + (v[i] - '0');
+  if (i == 0 || major < 2) return kFerretDbV1WriteOpsPerCommand;
+  return kWriteOpsPerCommand;
+}
 
-// Updates and deletes per bulk command. FerretDB v1.24 (SQLite backend) keeps each update
-// statement's query open until its whole command ends and needs a second pooled connection for
-// the write: the 100-connection pool is exhausted, and the whole server hangs, by one command of
-// about 100 updates, or by a few concurrent ones (a killed engine's command runs on, next to its
-// successor's). 10 keeps even several concurrent commands far from the limit (docs/FERRETDB.md);
-// MongoDB is indifferent, it only costs round trips.
-constexpr int kMaxUpdatesPerCommand = 10;
-
-}  // namespace
+// The server's buildInfo once per client, before its first write: the cap is the only thing
+// that differs between servers, and a wrong guess either hangs FerretDB or costs MongoDB a
+// round trip per 10 writes.
+Result<int> MongoStore::WriteOpsPerCommand() {
+  if (impl_->options.write_ops_per_command > 0) return impl_->options.write_ops_per_command;
+  if (impl_->write_ops_per_command > 0) return impl_->write_ops_per_command;
+  ScopedBson cmd, reply;
+  bson_append_int32(cmd.get(), "buildInfo", -1, 1);
+  bson_error_t error;
+  if (!mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(),
+                                    &error)) {
+    Status st = FromError(error, "read the server's buildInfo (to size write commands)");
+    if (st.code() == StatusCode::kUnavailable) return st;
+    // A server without buildInfo: the small commands are safe everywhere.
+    impl_->write_ops_per_command = kFerretDbV1WriteOpsPerCommand;
+    return impl_->write_ops_per_command;
+  }
+  bson_iter_t it;
+  const bool is_ferretdb = bson_iter_init_find(&it, reply.get(), "ferretdbVersion");
+  const std::string_view version =
+      is_ferretdb && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+  impl_->write_ops_per_command = WriteOpsPerCommandFor(is_ferretdb, version);
+  return impl_->write_ops_per_command;
+}
 
 Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
   if (writes.empty()) return Status::Ok();
+  auto per_command = WriteOpsPerCommand();
+  if (!per_command.ok()) return per_command.status();
+  const int max_updates = *per_command;
   auto coll = impl_->Analytics();
   ScopedBson opts;
   bson_append_bool(opts.get(), "ordered", -1, false);
@@ -430,7 +465,7 @@ Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCoun
   bool empty = true;
   int updates = 0;
   for (AnalyticsWrite& w : writes) {
-    if (w.kind != AnalyticsWrite::Kind::kInsert && updates == kMaxUpdatesPerCommand) {
+    if (w.kind != AnalyticsWrite::Kind::kInsert && updates == max_updates) {
       if (Status st = execute(std::move(bulk), empty); !st.ok()) return st;
       bulk.reset(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       empty = true;
