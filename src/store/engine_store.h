@@ -39,7 +39,9 @@ struct ExistingAnalytics {
   ObjectId user;
   Metric metric = Metric::kSteps;
   TimeRange range = TimeRange::k7Day;
-  uint64_t digest = 0;  // DeterministicDigest of the stored document
+  // The stored document's metadata.contentDigest (its DeterministicDigest when written by this
+  // engine); std::nullopt for a document without one, which counts as changed.
+  std::optional<uint64_t> digest;
 };
 
 // One write of the analytics collection.
@@ -93,8 +95,9 @@ class EngineStore {
   // document or a goal).
   virtual Status ReadGoals(std::span<const ObjectId> users, GoalsByUser* out) = 0;
 
-  // The analytics documents of the users with one of the eight metricTypes and three ranges
-  // (others are left alone), appended to `out`.
+  // The keys of the users' analytics documents with one of the eight metricTypes and three
+  // ranges (others are left alone), appended to `out`: read with a projection of _id, userId,
+  // metricType, timeRange and metadata.contentDigest, never the whole documents.
   virtual Status ReadAnalytics(std::span<const ObjectId> users,
                                std::vector<ExistingAnalytics>* out) = 0;
 

@@ -43,6 +43,21 @@ BsonDoc Project(const bson_t* doc, std::initializer_list<std::string_view> field
   return out;
 }
 
+// MongoStore's projection of analytics keys: _id, userId, metricType, timeRange and
+// metadata.contentDigest (as {metadata: {contentDigest}} when present).
+BsonDoc ProjectAnalyticsKey(const bson_t* doc) {
+  BsonDoc out = Project(doc, {"_id", "userId", "metricType", "timeRange"});
+  bson_iter_t it, found;
+  if (bson_iter_init(&it, doc) &&
+      bson_iter_find_descendant(&it, "metadata.contentDigest", &found)) {
+    bson_t meta;
+    bson_append_document_begin(out.get(), "metadata", -1, &meta);
+    bson_append_iter(&meta, "contentDigest", -1, &found);
+    bson_append_document_end(out.get(), &meta);
+  }
+  return out;
+}
+
 // `doc` with the fields of `set` replaced where present and appended where not ($set).
 BsonDoc ApplySet(const bson_t* doc, const bson_t* set) {
   BsonDoc out;
@@ -242,7 +257,7 @@ Status MemoryStore::ReadAnalytics(std::span<const ObjectId> users,
   for (const auto& [id, doc] : analytics_) {
     if (!Contains(users, OidField(doc.get(), "userId"))) continue;
     ExistingAnalytics e;
-    if (DecodeExistingAnalytics(doc.get(), &e)) out->push_back(e);
+    if (DecodeExistingAnalytics(ProjectAnalyticsKey(doc.get()).get(), &e)) out->push_back(e);
   }
   return Status::Ok();
 }

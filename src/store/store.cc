@@ -99,8 +99,8 @@ void AppendSortByCursor(bson_t* opts) {
 // send the whole result at once); libmongoc holds a reply twice while it is read, so the reads
 // that can return a backlog ask for bounded replies: memory then stays independent of the
 // server and of the result's size, for a round trip per a few MB.
-constexpr int32_t kVersionsPerReply = 10'000;  // projected versions and history: ~300 B each
-constexpr int32_t kAnalyticsPerReply = 1'000;  // whole analytics documents: ~2-8 KB each
+constexpr int32_t kVersionsPerReply = 10'000;   // projected versions and history: ~300 B each
+constexpr int32_t kAnalyticsPerReply = 10'000;  // projected analytics keys: ~150 B each
 
 void AppendBatchSize(bson_t* opts, int32_t n) { bson_append_int32(opts, "batchSize", -1, n); }
 
@@ -377,10 +377,15 @@ Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
   AppendOidArray(&uid, "$in", users);
   bson_append_document_end(filter.get(), &uid);
   ScopedBson opts;
+  bson_t proj;
+  bson_append_document_begin(opts.get(), "projection", -1, &proj);
+  for (const char* f : {"_id", "userId", "metricType", "timeRange", "metadata.contentDigest"})
+    bson_append_int32(&proj, f, -1, 1);
+  bson_append_document_end(opts.get(), &proj);
   AppendBatchSize(opts.get(), kAnalyticsPerReply);
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
-  return Drain(cursor.get(), "read existing analytics documents", [&](const bson_t* doc) {
+  return Drain(cursor.get(), "read existing analytics keys", [&](const bson_t* doc) {
     ExistingAnalytics e;
     if (DecodeExistingAnalytics(doc, &e)) out->push_back(e);
   });
