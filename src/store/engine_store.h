@@ -60,6 +60,17 @@ struct WriteCounts {
   int64_t deleted = 0;
 };
 
+// What a store has sent and read: commands (round trips, a getMore or a split bulk write's
+// each part counting as one) and the bytes of the server's replies.
+struct IoCounts {
+  int64_t commands = 0;
+  int64_t bytes_read = 0;
+
+  IoCounts operator-(const IoCounts& o) const {
+    return {commands - o.commands, bytes_read - o.bytes_read};
+  }
+};
+
 using HistoryByUser = std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>;
 using GoalsByUser = std::unordered_map<ObjectId, Goals, ObjectIdHash>;
 
@@ -118,6 +129,10 @@ class EngineStore {
   // Whether the analytics collection has a TTL index on expiresAt (the server removes expired
   // documents itself).
   virtual Result<bool> HasTtlIndex() = 0;
+
+  // What this store has sent and read since it was opened (the engine logs a batch's
+  // difference). Zeros for a store that does not talk to a server.
+  virtual IoCounts Io() const { return {}; }
 };
 
 }  // namespace ha

@@ -186,6 +186,7 @@ struct MongoStore::Impl {
   mongoc_client_t* client = nullptr;
   mongoc_write_concern_t* write_concern = nullptr;
   int write_ops_per_command = 0;  // from buildInfo, once known (WriteOpsPerCommand)
+  IoCounts io;                    // the command monitoring's counts (one client, one thread)
 
   ~Impl() {
     if (write_concern) mongoc_write_concern_destroy(write_concern);
@@ -229,6 +230,22 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   if (!impl->client)
     return InvalidArgument(fmt::format("MONGO_URI could not be used: {}", error.message));
   mongoc_client_set_error_api(impl->client, MONGOC_ERROR_API_VERSION_2);
+  // Command monitoring, for the batch log's io. Only the reply events: a started callback would
+  // make libmongoc assemble every command (a bulk write's documents included) into one BSON.
+  mongoc_apm_callbacks_t* apm = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_succeeded_cb(apm, [](const mongoc_apm_command_succeeded_t* event) {
+    auto* io = static_cast<IoCounts*>(mongoc_apm_command_succeeded_get_context(event));
+    ++io->commands;
+    io->bytes_read += mongoc_apm_command_succeeded_get_reply(event)->len;
+  });
+  mongoc_apm_set_command_failed_cb(apm, [](const mongoc_apm_command_failed_t* event) {
+    auto* io = static_cast<IoCounts*>(mongoc_apm_command_failed_get_context(event));
+    ++io->commands;
+    if (const bson_t* reply = mongoc_apm_command_failed_get_reply(event))
+      io->bytes_read += reply->len;
+  });
+  mongoc_client_set_apm_callbacks(impl->client, apm, &impl->io);
+  mongoc_apm_callbacks_destroy(apm);
   // {w: 1, j: true} unless the URI says otherwise.
   const mongoc_write_concern_t* uri_wc = mongoc_uri_get_write_concern(impl->uri);
   impl->write_concern = mongoc_write_concern_copy(uri_wc);
@@ -238,6 +255,8 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   }
   return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
+
+IoCounts MongoStore::Io() const { return impl_->io; }
 
 Status MongoStore::Ping() {
   ScopedBson cmd, reply;

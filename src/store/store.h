@@ -77,6 +77,9 @@ class MongoStore final : public EngineStore, public AdminStore, public ToolsStor
   Status ListUsers(Day from, Day to, std::vector<ObjectId>* out) override;
   Result<int64_t> DeleteExpired(Instant now) override;
   Result<bool> HasTtlIndex() override;
+  // Counted by libmongoc's command monitoring: every command that got a reply or failed, and
+  // the replies' BSON sizes.
+  IoCounts Io() const override;
 
   // AdminStore.
   Status Ping() override;
