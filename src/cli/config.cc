@@ -213,6 +213,14 @@ const std::vector<Setting>& Settings() {
         "RECOMPUTE_USERS_PER_BATCH", false,
         "users of a full recompute pass per batch of `run` (5000)",
         [](Config& c) -> int& { return c.recompute_users_per_batch; }, 1, 100'000'000));
+    v.push_back(Int(
+        "WRITE_OPS_PER_COMMAND", false,
+        "updates and deletes per bulk write command, 0 = by server: 10 on FerretDB v1, 1000 "
+        "elsewhere (0)",
+        [](Config& c) -> int& { return c.write_ops_per_command; }, 0, 100'000));
+    v.push_back(Int(
+        "READ_USERS_PER_QUERY", false, "user ids per query of a chunk's reads (128)",
+        [](Config& c) -> int& { return c.read_users_per_query; }, 1, 1'000'000));
     return v;
   }();
   return kSettings;

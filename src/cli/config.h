@@ -44,6 +44,8 @@ struct Config {
   double reconcile_interval_hours = 24;         // RECONCILE_INTERVAL_HOURS, 0 disables
   int users_per_chunk = 1000;            // USERS_PER_CHUNK: users read/computed/written together
   int recompute_users_per_batch = 5000;  // RECOMPUTE_USERS_PER_BATCH: `run`'s slice of a full pass
+  int write_ops_per_command = 0;         // WRITE_OPS_PER_COMMAND, 0 = by server (10 on FerretDB v1)
+  int read_users_per_query = 128;  // READ_USERS_PER_QUERY: user ids per `$in` of a chunk's reads
 };
 
 // Which variables a command reads.

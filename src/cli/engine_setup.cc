@@ -54,6 +54,7 @@ StoreOptions StoreOptionsFrom(const Config& c) {
   so.source_collection = c.source_collection;
   so.analytics_collection = c.analytics_collection;
   so.users_collection = c.users_collection;
+  so.write_ops_per_command = c.write_ops_per_command;
   return so;
 }
 
@@ -67,6 +68,7 @@ EngineOptions EngineOptionsFrom(const Config& c) {
   o.worker_threads = c.worker_threads;
   o.reconcile_interval_ms = static_cast<int64_t>(c.reconcile_interval_hours * 3'600'000);
   o.users_per_chunk = static_cast<size_t>(c.users_per_chunk);
+  o.read_users_per_query = static_cast<size_t>(c.read_users_per_query);
   o.recompute_users_per_batch = static_cast<size_t>(c.recompute_users_per_batch);
   return o;
 }

@@ -79,6 +79,9 @@ std::vector<std::pair<std::string, std::string>> ConfigSummary(const Config& c) 
       {"LOG_LEVEL", c.log_level},
       {"LOG_FORMAT", c.log_format},
       {"WORKER_THREADS", std::to_string(c.worker_threads)},
+      {"WRITE_OPS_PER_COMMAND",
+       c.write_ops_per_command == 0 ? "by server" : std::to_string(c.write_ops_per_command)},
+      {"READ_USERS_PER_QUERY", std::to_string(c.read_users_per_query)},
   };
 }
 

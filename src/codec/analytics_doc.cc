@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "codec/ejson.h"
@@ -97,8 +99,8 @@ void AppendHistoricalData(bson_t* out, const RangeAnalytics& r) {
   bson_append_array_end(out, &array);
 }
 
-void AppendFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m, int range_index,
-                  const WriteStamp& s, bool whole_document) {
+uint64_t AppendFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m, int range_index,
+                      const WriteStamp& s, bool whole_document) {
   const RangeAnalytics& r = m.ranges[static_cast<size_t>(range_index)];
   bson_oid_t oid;
   std::memcpy(oid.bytes, user.bytes.data(), 12);
@@ -111,16 +113,20 @@ void AppendFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m, i
   PutDate(out, "calculatedAt", s.calculated_at);
   PutDate(out, "expiresAt",
           s.calculated_at + static_cast<Instant>(s.result_ttl_days) * kMillisPerDay);
+  // Every covered field is in now (and only ours: `out` started without them).
+  const uint64_t digest = DeterministicDigest(out);
   bson_t meta;
   BSON_APPEND_DOCUMENT_BEGIN(out, "metadata", &meta);
   PutStr(&meta, "sparkJobId", s.spark_job_id);
   PutInt(&meta, "processingDurationMs", s.processing_duration_ms);
   PutInt(&meta, "dataPointsProcessed", r.data_points_count);
   PutStr(&meta, "sparkVersion", SparkVersion());
+  PutStr(&meta, "contentDigest", ContentDigestHex(digest));
   bson_append_document_end(out, &meta);
   if (whole_document) PutDate(out, "createdAt", s.calculated_at);
   PutDate(out, "updatedAt", s.calculated_at);
   if (whole_document) PutInt(out, "__v", 0);
+  return digest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,14 +229,46 @@ void HashValue(const bson_iter_t* it, Hasher* h, Level level) {
 
 }  // namespace
 
-void AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
-                           int range_index, const WriteStamp& s) {
-  AppendFields(out, user, m, range_index, s, false);
+uint64_t AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                               int range_index, const WriteStamp& s) {
+  return AppendFields(out, user, m, range_index, s, false);
 }
 
-void AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
-                             int range_index, const WriteStamp& s) {
-  AppendFields(out, user, m, range_index, s, true);
+uint64_t AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                                 int range_index, const WriteStamp& s) {
+  return AppendFields(out, user, m, range_index, s, true);
+}
+
+std::string ContentDigestHex(uint64_t digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, digest >>= 4) out[static_cast<size_t>(i)] = kHex[digest & 0xF];
+  return out;
+}
+
+std::optional<uint64_t> StoredContentDigest(const bson_t* analytics_doc) {
+  bson_iter_t it, found;
+  if (!bson_iter_init(&it, analytics_doc) ||
+      !bson_iter_find_descendant(&it, "metadata.contentDigest", &found) ||
+      !BSON_ITER_HOLDS_UTF8(&found))
+    return std::nullopt;
+  uint32_t len;
+  const char* text = bson_iter_utf8(&found, &len);
+  if (len != 16) return std::nullopt;
+  uint64_t v = 0;
+  for (uint32_t i = 0; i < len; ++i) {
+    const char c = text[i];
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return v;
 }
 
 BsonDoc EncodeAnalyticsDocument(const ObjectId& user, const MetricAnalytics& m, int range_index,

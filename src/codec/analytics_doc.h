@@ -6,6 +6,7 @@
 #include <bson/bson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "analytics/kernel.h"
@@ -25,20 +26,23 @@ struct WriteStamp {
 
 // Appends to `out`, in this order: userId, metricType, timeRange, analytics{...},
 // historicalData, asOfDate, calculatedAt, expiresAt, metadata{sparkJobId, processingDurationMs,
-// dataPointsProcessed, sparkVersion}, updatedAt, for range `range_index` (0..2 = 7day, 30day,
-// 90day) of `m`. These are the fields every write sets ($set of an upsert); createdAt, __v and
-// _id are the writer's business on insert. Numbers in analytics and historicalData are BSON
+// dataPointsProcessed, sparkVersion, contentDigest}, updatedAt, for range `range_index` (0..2 =
+// 7day, 30day, 90day) of `m`. These are the fields every write sets ($set of an upsert); createdAt,
+// __v and _id are the writer's business on insert. Numbers in analytics and historicalData are BSON
 // doubles except streakDays, longestStreak and dataPointsCount (int32); instants are Dates;
 // analytics.anomalyDetails is present only when anomalyDetected (detectedAt = calculatedAt).
-// No rounding. Never fails.
-void AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
-                           int range_index, const WriteStamp& s);
+// metadata.contentDigest is ContentDigestHex of the document's DeterministicDigest, which is
+// also returned: a later writer decides "unchanged" from it without reading the document. `out`
+// must not already hold a field the digest covers. No rounding. Never fails.
+uint64_t AppendAnalyticsFields(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                               int range_index, const WriteStamp& s);
 
 // Appends a whole analytics document without _id, in the order the old job wrote: the fields of
 // AppendAnalyticsFields with createdAt (= calculatedAt) between metadata and updatedAt, then
-// __v (int32 0). This is what `compute` prints. `out` should be empty.
-void AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
-                             int range_index, const WriteStamp& s);
+// __v (int32 0). This is what `compute` prints. `out` should be empty. Returns the
+// DeterministicDigest (as AppendAnalyticsFields).
+uint64_t AppendAnalyticsDocument(bson_t* out, const ObjectId& user, const MetricAnalytics& m,
+                                 int range_index, const WriteStamp& s);
 
 // AppendAnalyticsDocument into a new document.
 BsonDoc EncodeAnalyticsDocument(const ObjectId& user, const MetricAnalytics& m, int range_index,
@@ -51,5 +55,13 @@ BsonDoc EncodeAnalyticsDocument(const ObjectId& user, const MetricAnalytics& m, 
 // fields. Equal for a freshly encoded document and the same document read back from MongoDB;
 // different (except with probability ~2^-64) when any covered value or type differs.
 uint64_t DeterministicDigest(const bson_t* analytics_doc);
+
+// A digest as stored in metadata.contentDigest: 16 lowercase hex digits (a string, because
+// JavaScript numbers cannot hold 64 bits).
+std::string ContentDigestHex(uint64_t digest);
+
+// metadata.contentDigest of a stored analytics document; std::nullopt when it is absent or not
+// 16 lowercase hex digits (a document written before the digest existed, or by someone else).
+std::optional<uint64_t> StoredContentDigest(const bson_t* analytics_doc);
 
 }  // namespace ha

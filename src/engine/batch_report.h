@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "store/engine_store.h"
 
 namespace ha {
 
@@ -80,6 +81,7 @@ struct BatchReport {
   // Users affected by a full batch of a backlog and left to the scheduled pass.
   int64_t deferred_users = 0;
   BatchPhases phases;
+  IoCounts io;  // commands sent and reply bytes read during the batch (MongoStore)
   std::optional<Instant> watermark_from;  // the watermark file before the batch (none: first run)
   // After the batch: what the batch wrote, or an operator's edit that won (none: no file, or
   // an edit the engine cannot read, which stops the next batch).

@@ -48,7 +48,9 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   report.start_time = NowMillis();
   report.clock = now;
   last_error_code_ = StatusCode::kOk;
+  const IoCounts io_start = store_.Io();
   auto fail = [&](const Status& st) -> Result<BatchReport> {
+    report.io = store_.Io() - io_start;
     report.failed = true;
     report.errors.push_back(st.message());
     report.end_time = NowMillis();
@@ -79,6 +81,7 @@ Result<BatchReport> Engine::RunBatch(Instant now, bool finish_recompute) {
   plan.users = {};
   if (Status st = CommitBatch(plan, checkpoint_, listener_, &memory_, &report); !st.ok())
     return fail(st);
+  report.io = store_.Io() - io_start;
   report.end_time = NowMillis();
   return report;
 }

@@ -28,6 +28,7 @@ std::string BatchReportJson(const BatchReport& r) {
   // Milliseconds with microsecond precision.
   auto& phase_ms = j["phase_ms"] = nlohmann::ordered_json::object();
   for (const auto& [name, us] : r.phases.Named()) phase_ms[name] = static_cast<double>(us) / 1000.0;
+  j["io"] = {{"commands", r.io.commands}, {"bytes_read", r.io.bytes_read}};
   auto instant = [](const std::optional<Instant>& t) {
     return t ? nlohmann::ordered_json(FormatInstant(*t)) : nlohmann::ordered_json(nullptr);
   };

@@ -43,7 +43,7 @@ bool DecodeExistingAnalytics(const bson_t* doc, ExistingAnalytics* out) {
   if (!metric || !range) return false;
   out->metric = *metric;
   out->range = *range;
-  out->digest = DeterministicDigest(doc);
+  out->digest = StoredContentDigest(doc);
   return true;
 }
 

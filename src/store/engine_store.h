@@ -39,7 +39,9 @@ struct ExistingAnalytics {
   ObjectId user;
   Metric metric = Metric::kSteps;
   TimeRange range = TimeRange::k7Day;
-  uint64_t digest = 0;  // DeterministicDigest of the stored document
+  // The stored document's metadata.contentDigest (its DeterministicDigest when written by this
+  // engine); std::nullopt for a document without one, which counts as changed.
+  std::optional<uint64_t> digest;
 };
 
 // One write of the analytics collection.
@@ -56,6 +58,17 @@ struct WriteCounts {
   int64_t inserted = 0;
   int64_t updated = 0;
   int64_t deleted = 0;
+};
+
+// What a store has sent and read: commands (round trips, a getMore or a split bulk write's
+// each part counting as one) and the bytes of the server's replies.
+struct IoCounts {
+  int64_t commands = 0;
+  int64_t bytes_read = 0;
+
+  IoCounts operator-(const IoCounts& o) const {
+    return {commands - o.commands, bytes_read - o.bytes_read};
+  }
 };
 
 using HistoryByUser = std::unordered_map<ObjectId, std::vector<DayRecord>, ObjectIdHash>;
@@ -93,8 +106,9 @@ class EngineStore {
   // document or a goal).
   virtual Status ReadGoals(std::span<const ObjectId> users, GoalsByUser* out) = 0;
 
-  // The analytics documents of the users with one of the eight metricTypes and three ranges
-  // (others are left alone), appended to `out`.
+  // The keys of the users' analytics documents with one of the eight metricTypes and three
+  // ranges (others are left alone), appended to `out`: read with a projection of _id, userId,
+  // metricType, timeRange and metadata.contentDigest, never the whole documents.
   virtual Status ReadAnalytics(std::span<const ObjectId> users,
                                std::vector<ExistingAnalytics>* out) = 0;
 
@@ -117,6 +131,10 @@ class EngineStore {
   // Whether the analytics collection has a TTL index on expiresAt (the server removes expired
   // documents itself).
   virtual Result<bool> HasTtlIndex() = 0;
+
+  // What this store has sent and read since it was opened (the engine logs a batch's
+  // difference). Zeros for a store that does not talk to a server.
+  virtual IoCounts Io() const { return {}; }
 };
 
 }  // namespace ha

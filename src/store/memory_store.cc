@@ -43,6 +43,21 @@ BsonDoc Project(const bson_t* doc, std::initializer_list<std::string_view> field
   return out;
 }
 
+// MongoStore's projection of analytics keys: _id, userId, metricType, timeRange and
+// metadata.contentDigest (as {metadata: {contentDigest}} when present).
+BsonDoc ProjectAnalyticsKey(const bson_t* doc) {
+  BsonDoc out = Project(doc, {"_id", "userId", "metricType", "timeRange"});
+  bson_iter_t it, found;
+  if (bson_iter_init(&it, doc) &&
+      bson_iter_find_descendant(&it, "metadata.contentDigest", &found)) {
+    bson_t meta;
+    bson_append_document_begin(out.get(), "metadata", -1, &meta);
+    bson_append_iter(&meta, "contentDigest", -1, &found);
+    bson_append_document_end(out.get(), &meta);
+  }
+  return out;
+}
+
 // `doc` with the fields of `set` replaced where present and appended where not ($set).
 BsonDoc ApplySet(const bson_t* doc, const bson_t* set) {
   BsonDoc out;
@@ -113,6 +128,12 @@ int MemoryStore::calls(Op op) const {
 std::vector<ObjectId> MemoryStore::history_reads() const {
   std::lock_guard lock(mu_);
   return history_reads_;
+}
+
+std::vector<size_t> MemoryStore::user_list_sizes(Op op) const {
+  std::lock_guard lock(mu_);
+  auto it = list_sizes_.find(op);
+  return it == list_sizes_.end() ? std::vector<size_t>{} : it->second;
 }
 
 std::vector<BsonDoc> MemoryStore::AnalyticsDocuments() const {
@@ -198,6 +219,7 @@ Status MemoryStore::ReadHistory(std::span<const ObjectId> users, Day from, Day t
                                 const AnalyticsOptions& options, HistoryByUser* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadHistory); !st.ok()) return st;
+  list_sizes_[Op::kReadHistory].push_back(users.size());
   history_reads_.insert(history_reads_.end(), users.begin(), users.end());
   DecodedHealthMetric decoded;
   for (const auto& [id, doc] : source_) {
@@ -215,6 +237,7 @@ Status MemoryStore::ReadHistory(std::span<const ObjectId> users, Day from, Day t
 Status MemoryStore::ReadGoals(std::span<const ObjectId> users, GoalsByUser* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadGoals); !st.ok()) return st;
+  list_sizes_[Op::kReadGoals].push_back(users.size());
   for (const ObjectId& u : users) (*out)[u] = DefaultGoals();
   for (const auto& [id, doc] : users_) {
     if (!Contains(users, id)) continue;
@@ -230,10 +253,11 @@ Status MemoryStore::ReadAnalytics(std::span<const ObjectId> users,
                                   std::vector<ExistingAnalytics>* out) {
   std::lock_guard lock(mu_);
   if (Status st = Enter(Op::kReadAnalytics); !st.ok()) return st;
+  list_sizes_[Op::kReadAnalytics].push_back(users.size());
   for (const auto& [id, doc] : analytics_) {
     if (!Contains(users, OidField(doc.get(), "userId"))) continue;
     ExistingAnalytics e;
-    if (DecodeExistingAnalytics(doc.get(), &e)) out->push_back(e);
+    if (DecodeExistingAnalytics(ProjectAnalyticsKey(doc.get()).get(), &e)) out->push_back(e);
   }
   return Status::Ok();
 }

@@ -49,6 +49,9 @@ class MemoryStore final : public EngineStore {
   int calls(Op op) const;
   // The users of every ReadHistory call, in call order (a user appears once per recompute).
   std::vector<ObjectId> history_reads() const;
+  // The number of users of every call of `op` (kReadHistory, kReadGoals or kReadAnalytics), in
+  // call order.
+  std::vector<size_t> user_list_sizes(Op op) const;
   // The stored analytics documents, copied, in _id order.
   std::vector<BsonDoc> AnalyticsDocuments() const;
   // The stored analytics document of (user, metric, range), copied; the first by _id if several.
@@ -90,6 +93,7 @@ class MemoryStore final : public EngineStore {
   std::map<Op, int> calls_;
   std::map<ObjectId, Status> refused_;
   std::vector<ObjectId> history_reads_;
+  std::map<Op, std::vector<size_t>> list_sizes_;
   bool has_ttl_ = true;
 };
 

@@ -99,8 +99,8 @@ void AppendSortByCursor(bson_t* opts) {
 // send the whole result at once); libmongoc holds a reply twice while it is read, so the reads
 // that can return a backlog ask for bounded replies: memory then stays independent of the
 // server and of the result's size, for a round trip per a few MB.
-constexpr int32_t kVersionsPerReply = 10'000;  // projected versions and history: ~300 B each
-constexpr int32_t kAnalyticsPerReply = 1'000;  // whole analytics documents: ~2-8 KB each
+constexpr int32_t kVersionsPerReply = 10'000;   // projected versions and history: ~300 B each
+constexpr int32_t kAnalyticsPerReply = 10'000;  // projected analytics keys: ~150 B each
 
 void AppendBatchSize(bson_t* opts, int32_t n) { bson_append_int32(opts, "batchSize", -1, n); }
 
@@ -185,6 +185,8 @@ struct MongoStore::Impl {
   mongoc_uri_t* uri = nullptr;
   mongoc_client_t* client = nullptr;
   mongoc_write_concern_t* write_concern = nullptr;
+  int write_ops_per_command = 0;  // from buildInfo, once known (WriteOpsPerCommand)
+  IoCounts io;                    // the command monitoring's counts (one client, one thread)
 
   ~Impl() {
     if (write_concern) mongoc_write_concern_destroy(write_concern);
@@ -228,6 +230,22 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   if (!impl->client)
     return InvalidArgument(fmt::format("MONGO_URI could not be used: {}", error.message));
   mongoc_client_set_error_api(impl->client, MONGOC_ERROR_API_VERSION_2);
+  // Command monitoring, for the batch log's io. Only the reply events: a started callback would
+  // make libmongoc assemble every command (a bulk write's documents included) into one BSON.
+  mongoc_apm_callbacks_t* apm = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_succeeded_cb(apm, [](const mongoc_apm_command_succeeded_t* event) {
+    auto* io = static_cast<IoCounts*>(mongoc_apm_command_succeeded_get_context(event));
+    ++io->commands;
+    io->bytes_read += mongoc_apm_command_succeeded_get_reply(event)->len;
+  });
+  mongoc_apm_set_command_failed_cb(apm, [](const mongoc_apm_command_failed_t* event) {
+    auto* io = static_cast<IoCounts*>(mongoc_apm_command_failed_get_context(event));
+    ++io->commands;
+    if (const bson_t* reply = mongoc_apm_command_failed_get_reply(event))
+      io->bytes_read += reply->len;
+  });
+  mongoc_client_set_apm_callbacks(impl->client, apm, &impl->io);
+  mongoc_apm_callbacks_destroy(apm);
   // {w: 1, j: true} unless the URI says otherwise.
   const mongoc_write_concern_t* uri_wc = mongoc_uri_get_write_concern(impl->uri);
   impl->write_concern = mongoc_write_concern_copy(uri_wc);
@@ -237,6 +255,8 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   }
   return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
+
+IoCounts MongoStore::Io() const { return impl_->io; }
 
 Status MongoStore::Ping() {
   ScopedBson cmd, reply;
@@ -376,29 +396,68 @@ Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
   AppendOidArray(&uid, "$in", users);
   bson_append_document_end(filter.get(), &uid);
   ScopedBson opts;
+  bson_t proj;
+  bson_append_document_begin(opts.get(), "projection", -1, &proj);
+  for (const char* f : {"_id", "userId", "metricType", "timeRange", "metadata.contentDigest"})
+    bson_append_int32(&proj, f, -1, 1);
+  bson_append_document_end(opts.get(), &proj);
   AppendBatchSize(opts.get(), kAnalyticsPerReply);
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
-  return Drain(cursor.get(), "read existing analytics documents", [&](const bson_t* doc) {
+  return Drain(cursor.get(), "read existing analytics keys", [&](const bson_t* doc) {
     ExistingAnalytics e;
     if (DecodeExistingAnalytics(doc, &e)) out->push_back(e);
   });
 }
 
-namespace {
+int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version) {
+  if (!is_ferretdb) return kWriteOpsPerCommand;
+  // FerretDB v1.24 (SQLite backend) keeps each update statement's query open until its whole
+  // command ends and needs a second pooled connection for the write: the 100-connection pool is
+  // exhausted, and the whole server hangs, by one command of about 100 updates, or by a few
+  // concurrent ones (a killed engine's command runs on, next to its successor's). 10 keeps even
+  // several concurrent commands far from the limit (docs/FERRETDB.md). FerretDB v2 is a
+  // different server (on DocumentDB) without that pool.
+  std::string_view v = ferretdb_version;
+  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
+  int major = 0;
+  size_t i = 0;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9' && major < 1000; ++i)
+    major = major * 10 + (v[i] - '0');
+  if (i == 0 || major < 2) return kFerretDbV1WriteOpsPerCommand;
+  return kWriteOpsPerCommand;
+}
 
-// Updates and deletes per bulk command. FerretDB v1.24 (SQLite backend) keeps each update
-// statement's query open until its whole command ends and needs a second pooled connection for
-// the write: the 100-connection pool is exhausted, and the whole server hangs, by one command of
-// about 100 updates, or by a few concurrent ones (a killed engine's command runs on, next to its
-// successor's). 10 keeps even several concurrent commands far from the limit (docs/FERRETDB.md);
-// MongoDB is indifferent, it only costs round trips.
-constexpr int kMaxUpdatesPerCommand = 10;
-
-}  // namespace
+// The server's buildInfo once per client, before its first write: the cap is the only thing
+// that differs between servers, and a wrong guess either hangs FerretDB or costs MongoDB a
+// round trip per 10 writes.
+Result<int> MongoStore::WriteOpsPerCommand() {
+  if (impl_->options.write_ops_per_command > 0) return impl_->options.write_ops_per_command;
+  if (impl_->write_ops_per_command > 0) return impl_->write_ops_per_command;
+  ScopedBson cmd, reply;
+  bson_append_int32(cmd.get(), "buildInfo", -1, 1);
+  bson_error_t error;
+  if (!mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(),
+                                    &error)) {
+    Status st = FromError(error, "read the server's buildInfo (to size write commands)");
+    if (st.code() == StatusCode::kUnavailable) return st;
+    // A server without buildInfo: the small commands are safe everywhere.
+    impl_->write_ops_per_command = kFerretDbV1WriteOpsPerCommand;
+    return impl_->write_ops_per_command;
+  }
+  bson_iter_t it;
+  const bool is_ferretdb = bson_iter_init_find(&it, reply.get(), "ferretdbVersion");
+  const std::string_view version =
+      is_ferretdb && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+  impl_->write_ops_per_command = WriteOpsPerCommandFor(is_ferretdb, version);
+  return impl_->write_ops_per_command;
+}
 
 Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
   if (writes.empty()) return Status::Ok();
+  auto per_command = WriteOpsPerCommand();
+  if (!per_command.ok()) return per_command.status();
+  const int max_updates = *per_command;
   auto coll = impl_->Analytics();
   ScopedBson opts;
   bson_append_bool(opts.get(), "ordered", -1, false);
@@ -430,7 +489,7 @@ Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCoun
   bool empty = true;
   int updates = 0;
   for (AnalyticsWrite& w : writes) {
-    if (w.kind != AnalyticsWrite::Kind::kInsert && updates == kMaxUpdatesPerCommand) {
+    if (w.kind != AnalyticsWrite::Kind::kInsert && updates == max_updates) {
       if (Status st = execute(std::move(bulk), empty); !st.ok()) return st;
       bulk.reset(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       empty = true;

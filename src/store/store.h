@@ -30,7 +30,22 @@ struct StoreOptions {
   std::string users_collection = "users";           // USERS_COLLECTION
   // Server selection timeout used unless the URI sets serverSelectionTimeoutMS.
   int server_selection_timeout_ms = 30000;
+  // WRITE_OPS_PER_COMMAND: updates and deletes per bulk write command. 0 (the default) asks
+  // the server once (buildInfo): 10 on FerretDB v1 (it hangs on about 100: docs/FERRETDB.md),
+  // kWriteOpsPerCommand everywhere else.
+  int write_ops_per_command = 0;
 };
+
+// Updates and deletes per bulk command on servers other than FerretDB v1.
+inline constexpr int kWriteOpsPerCommand = 1000;
+// Updates and deletes per bulk command on FerretDB v1.
+inline constexpr int kFerretDbV1WriteOpsPerCommand = 10;
+
+// The updates and deletes per command for a server by its buildInfo reply: `is_ferretdb` when
+// the reply has a `ferretdbVersion` field, `ferretdb_version` its value ("v1.24.2"). 10 for
+// FerretDB v1 or a FerretDB whose version does not read as v2 or later; kWriteOpsPerCommand
+// otherwise. Never fails.
+int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version);
 
 class MongoStore final : public EngineStore, public AdminStore, public ToolsStore {
  public:
@@ -44,8 +59,9 @@ class MongoStore final : public EngineStore, public AdminStore, public ToolsStor
   // EngineStore. The reads that can return a backlog ask for bounded replies (batchSize), so
   // memory does not depend on how much a server sends at once. WriteAnalytics sends unordered
   // bulk writes with the configured write concern ({w: 1, j: true} unless the URI says
-  // otherwise), at most 10 updates and deletes per command (FerretDB hangs on about 100:
-  // docs/FERRETDB.md).
+  // otherwise), at most StoreOptions::write_ops_per_command updates and deletes per command
+  // (by default 10 on FerretDB v1, found by a buildInfo before the first write, and
+  // kWriteOpsPerCommand elsewhere).
   Status ReadChanges(const Cursor& after, int limit, const AnalyticsOptions& options,
                      const std::function<void(ChangedVersion&&)>& each) override;
   Status ReadWindowAndChanges(Instant window_from, const Cursor& after, int limit,
@@ -61,6 +77,9 @@ class MongoStore final : public EngineStore, public AdminStore, public ToolsStor
   Status ListUsers(Day from, Day to, std::vector<ObjectId>* out) override;
   Result<int64_t> DeleteExpired(Instant now) override;
   Result<bool> HasTtlIndex() override;
+  // Counted by libmongoc's command monitoring: every command that got a reply or failed, and
+  // the replies' BSON sizes.
+  IoCounts Io() const override;
 
   // AdminStore.
   Status Ping() override;
@@ -90,6 +109,7 @@ class MongoStore final : public EngineStore, public AdminStore, public ToolsStor
   struct Impl;
   explicit MongoStore(std::unique_ptr<Impl> impl);
   Result<std::optional<BsonDoc>> FindOneAnalytics(const bson_t* filter);
+  Result<int> WriteOpsPerCommand();
   Status InsertMany(const std::string& collection, std::vector<BsonDoc>& docs,
                     std::string_view doing);
   std::unique_ptr<Impl> impl_;

@@ -195,6 +195,13 @@ TEST_F(EngineTest, TheBatchLogSaysWhereTheBatchTimeWent) {
   EXPECT_GT(quiet["phase_ms"]["commit"].get<double>(), 0) << quiet;
   for (const char* phase : {"read", "compute", "write"})
     EXPECT_EQ(quiet["phase_ms"][phase].get<double>(), 0) << phase << " in " << quiet;
+  // The quiet batch sent one command, the poll; the busy one also read the users' goals,
+  // history and analytics keys and wrote (at least five), and read more.
+  EXPECT_EQ(quiet["io"]["commands"], 1) << quiet;
+  EXPECT_GT(quiet["io"]["bytes_read"].get<int64_t>(), 0) << quiet;
+  EXPECT_GE(busy["io"]["commands"].get<int64_t>(), 5) << busy;
+  EXPECT_GT(busy["io"]["bytes_read"].get<int64_t>(), quiet["io"]["bytes_read"].get<int64_t>())
+      << busy;
 }
 
 TEST_F(EngineTest, TiesOnOneUpdatedAtSplitAcrossTheBatchCutAllArrive) {

@@ -273,3 +273,45 @@ TEST(DeterministicDigest, SeesTypeChanges) {
 
 }  // namespace
 }  // namespace ha
+
+// --- metadata.contentDigest ----------------------------------------------------------------
+
+namespace ha {
+namespace {
+
+TEST(ContentDigestHex, IsSixteenLowercaseHexDigits) {
+  EXPECT_EQ(ContentDigestHex(0x0123456789ABCDEFULL), "0123456789abcdef");
+  EXPECT_EQ(ContentDigestHex(1), "0000000000000001");
+  EXPECT_EQ(ContentDigestHex(~0ULL), "ffffffffffffffff");
+}
+
+TEST(StoredContentDigest, IsTheDigestOfTheEncodedDocument) {
+  const MetricAnalytics m = Sample(true, true, true);
+  BsonDoc doc;
+  const uint64_t returned = AppendAnalyticsDocument(doc.get(), kUser, m, 2, Stamp());
+  // Recomputed over the whole document, which the digest does not cover metadata of.
+  EXPECT_EQ(returned, DeterministicDigest(doc.get()));
+  EXPECT_EQ(StoredContentDigest(doc.get()), returned);
+  EXPECT_EQ(StringAt(doc.get(), "metadata.contentDigest"), ContentDigestHex(returned));
+  BsonDoc fields;
+  EXPECT_EQ(AppendAnalyticsFields(fields.get(), kUser, m, 2, Stamp()), returned);
+  EXPECT_EQ(StoredContentDigest(fields.get()), returned);
+}
+
+TEST(StoredContentDigest, AbsentOrMalformedIsNone) {
+  auto with = [](const char* json) {
+    auto d = ParseExtendedJsonLine(json);
+    EXPECT_TRUE(d.ok());
+    return StoredContentDigest(d->get());
+  };
+  EXPECT_EQ(with(R"({"metadata": {"contentDigest": "00000000000000ff"}})"), 255u);
+  EXPECT_FALSE(with(R"({"metadata": {"sparkJobId": "x"}})").has_value());
+  EXPECT_FALSE(with(R"({"other": 1})").has_value());
+  EXPECT_FALSE(with(R"({"metadata": {"contentDigest": "00000000000000FF"}})").has_value());
+  EXPECT_FALSE(with(R"({"metadata": {"contentDigest": "ff"}})").has_value());
+  EXPECT_FALSE(with(R"({"metadata": {"contentDigest": "000000000000000g"}})").has_value());
+  EXPECT_FALSE(with(R"({"metadata": {"contentDigest": 255}})").has_value());
+}
+
+}  // namespace
+}  // namespace ha

@@ -52,6 +52,7 @@ TEST(BatchContextTest, RoundTripsThroughJson) {
   c.options.result_ttl_days = 12;
   c.options.worker_threads = 5;
   c.options.users_per_chunk = 64;
+  c.options.read_users_per_query = 17;
   c.options.write_attempts = 2;
   c.options.recompute_users_per_batch = 9;
   c.options.reconcile_interval_ms = 0;
@@ -64,6 +65,7 @@ TEST(BatchContextTest, RoundTripsThroughJson) {
   EXPECT_FALSE(back->options.analytics.zero_is_missing);
   EXPECT_EQ(back->options.analytics.anomaly_min_deviation_percent, 2.5);
   EXPECT_EQ(back->options.users_per_chunk, 64u);
+  EXPECT_EQ(back->options.read_users_per_query, 17u);
   EXPECT_EQ(back->options.reconcile_interval_ms, 0);
 }
 
@@ -165,6 +167,32 @@ TEST(ProcessUsersTest, CallsFromSeveralThreadsOnDisjointUsersAllLand) {
   for (auto& t : threads) t.join();
   for (int t = 0; t < 4; ++t) EXPECT_EQ(done[t].counts.inserted, 30) << t;
   EXPECT_EQ(store.AnalyticsDocuments().size(), 120u);
+}
+
+TEST(ProcessUsersTest, ReadsAChunkInListsOfReadUsersPerQuery) {
+  MemoryStore store;
+  std::vector<ObjectId> users;
+  for (int i = 0; i < 23; ++i) {
+    BsonDoc d = Steps(Doc(i), User(i), kDay, 1000.0 + i, kNow - 3'600'000);
+    ASSERT_TRUE(store.PutHealthMetric(d.get()));
+    users.push_back(User(i));
+  }
+  LockedSink sink;
+  EngineOptions options;
+  options.users_per_chunk = 10;      // chunks of 10, 10, 3
+  options.read_users_per_query = 4;  // each read as 4 + 4 + 2, then 3
+  UsersProcessed done;
+  ASSERT_TRUE(
+      ProcessUsers(BatchContext{1, kNow, options}, users, store, sink, nullptr, nullptr, &done)
+          .ok());
+  const std::vector<size_t> expected{4, 4, 2, 4, 4, 2, 3};
+  for (auto op : {MemoryStore::Op::kReadHistory, MemoryStore::Op::kReadGoals,
+                  MemoryStore::Op::kReadAnalytics})
+    EXPECT_EQ(store.user_list_sizes(op), expected) << static_cast<int>(op);
+  // Every user was read once and computed: 3 ranges of steps each.
+  EXPECT_EQ(store.history_reads().size(), 23u);
+  EXPECT_EQ(done.counts.inserted, 23 * 3);
+  EXPECT_EQ(store.AnalyticsDocuments().size(), 69u);
 }
 
 TEST(ProcessUsersTest, AnOutageStopsWithoutDeadLetters) {

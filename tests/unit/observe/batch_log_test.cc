@@ -27,5 +27,15 @@ TEST(BatchReportJson, PhasesAreMillisecondsWithMicrosecondPrecision) {
   EXPECT_DOUBLE_EQ(p["commit"].get<double>(), 812.25);
 }
 
+TEST(BatchReportJson, IoIsCommandsAndBytesRead) {
+  BatchReport r;
+  r.io = {.commands = 12, .bytes_read = 345'678};
+  const auto j = nlohmann::json::parse(BatchReportJson(r));
+  ASSERT_TRUE(j.contains("io")) << j;
+  EXPECT_EQ(j["io"]["commands"], 12);
+  EXPECT_EQ(j["io"]["bytes_read"], 345'678);
+  EXPECT_EQ(j["io"].size(), 2u);
+}
+
 }  // namespace
 }  // namespace ha
