@@ -1,4 +1,4 @@
-"""The Spark runner (draft): `python -m health_analytics.spark run|once`.
+"""The Spark runner: `python -m health_analytics.spark run|once`.
 
 The seed's Structured Streaming loop: a `rate` source, a `processingTime` trigger of
 BATCH_INTERVAL_SECONDS, `foreachBatch(process_batch)` and Spark's own `checkpointLocation`
@@ -6,12 +6,11 @@ BATCH_INTERVAL_SECONDS, `foreachBatch(process_batch)` and Spark's own `checkpoin
 configuration is the CLI's: the same variables, read and validated by the same code (flags of
 the CLI are not taken; the environment and `.env` are).
 
-process_batch is the driver's batch: plan (the engine decides the batch's window and the
-affected users), process users (the users spread across executors by userId, each executor
-running the engine on its own connection), commit (the driver advances the engine's checkpoint
-once every task has succeeded), then, with DELTA_PATH, the Delta history append. The three
-engine steps are placeholders that raise NotImplementedError until they are bound to the
-engine's steps (see docs/SPARK.md, "The runner"); nothing here imitates the engine.
+process_batch is the driver's batch, made of the engine's own steps (health_analytics._native):
+plan (the engine decides the batch's window and the affected users), process users (the users
+spread across executors by a hash of userId, each executor running the engine on its own
+connection), then, once every task has succeeded, the Delta history append (with DELTA_PATH) and
+commit (the driver advances the engine's checkpoint). Nothing here imitates the engine.
 """
 
 from __future__ import annotations
@@ -21,7 +20,10 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import re
 import sys
+import uuid
+import zlib
 from typing import Any, Iterable, Optional
 
 APP_ID = "health-analytics"  # Delta's txnAppId for the history appends
@@ -66,48 +68,168 @@ def load_config(environ: Optional[dict] = None) -> RunnerConfig:
                         environ.get("SPARK_MASTER") or None)
 
 
-# --- The engine's steps: placeholders until they are bound (issue 16, engine-steps). ---------
+# --- The engine's steps -------------------------------------------------------------------
 
-def plan_batch(config: RunnerConfig, batch_id: int) -> Any:
-    """Driver: takes the checkpoint lock, reads the watermark, polls the changed documents and
-    returns the batch's plan (its window and the affected users)."""
-    raise NotImplementedError("plan_batch: the engine's plan step is not bound yet "
-                              "(docs/SPARK.md, 'The runner')")
+# Exit codes, the CLI's (README "Exit codes").
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SERVER, EXIT_LOCKED = 0, 1, 2, 3, 4
 
-
-def process_users(spark: Any, config: RunnerConfig, plan: Any) -> Any:
-    """Executors: the plan's users repartitioned by userId; each partition computes and writes
-    its users through the engine on its own connection, and returns what it wrote (analytics
-    documents, dead letters, counts)."""
-    raise NotImplementedError("process_users: the engine's process-users step is not bound yet "
-                              "(docs/SPARK.md, 'The runner')")
+# What an executor needs of the configuration: where the data is (MONGO_URI travels with the
+# tasks, as it must; it is never logged).
+STORE_KEYS = ("MONGO_URI", "MONGO_DB_NAME", "SOURCE_COLLECTION", "ANALYTICS_COLLECTION",
+              "USERS_COLLECTION")
 
 
-def commit_batch(config: RunnerConfig, plan: Any, results: Any) -> None:
-    """Driver: after every task has succeeded, advances the engine's checkpoint (watermark,
-    sidecar), writes the batch log, dead letters and metrics file as the CLI does."""
-    raise NotImplementedError("commit_batch: the engine's commit step is not bound yet "
-                              "(docs/SPARK.md, 'The runner')")
+def exit_code_for(error: BaseException) -> int:
+    """The CLI's exit code for an error of the native steps (or of load_config)."""
+    from . import _native
+
+    if isinstance(error, _native.LockedError):
+        return EXIT_LOCKED
+    if isinstance(error, _native.UnavailableError):
+        return EXIT_NO_SERVER
+    if isinstance(error, ValueError):  # _native.ConfigError is one
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def open_driver(config: RunnerConfig) -> Any:
+    """The driver's engine: the CLI's configuration, the checkpoint lock (LockedError while
+    another runner, Spark or `health-analytics run`, holds CHECKPOINT_LOCATION), the checkpoint,
+    the dead-letter log, the batch log and the metrics file, as `health-analytics once` opens
+    them. ConfigError (a ValueError) for what the CLI exits 2 on."""
+    from . import _native
+
+    del config  # the native side reads the same environment and .env itself
+    return _native.Driver({})
+
+
+def _process_partition(context_json: str, store_config: dict):
+    """The executors' function: one call of the engine's ProcessUsers for the partition's users,
+    on the executor's own connection. Yields one result (counts, phases, dead letters, the
+    analytics documents written); raises when the engine fails, which fails the task."""
+
+    def run(rows):
+        from health_analytics import _native
+
+        users = [user for user, _ in rows]
+        if users:
+            yield _native.process_users(context_json, users, store_config)
+
+    return run
+
+
+def _partition_of(user_hex: str) -> int:
+    return zlib.crc32(user_hex.encode("ascii"))
+
+
+def process_users(spark: Any, config: RunnerConfig, context_json: str, users: list) -> list:
+    """Executors: the users partitioned by a hash of userId (so a user's work is never split),
+    each partition processed by the engine's process-users step; returns every partition's
+    result once all tasks have succeeded (collect raises if one failed after Spark's retries)."""
+    if not users:
+        return []
+    sc = spark.sparkContext
+    n = max(1, min(len(users), sc.defaultParallelism))
+    store_config = {k: config.values[k] for k in STORE_KEYS}
+    rdd = (sc.parallelize([(u, None) for u in users], n)
+           .partitionBy(n, _partition_of)
+           .mapPartitions(_process_partition(context_json, store_config)))
+    return rdd.collect()
 
 
 def analytics_written(results: Any) -> Iterable[str]:
-    """The analytics documents the batch wrote, as Extended JSON lines (from `results`)."""
-    raise NotImplementedError("analytics_written: comes with the process-users step")
+    """The analytics documents the batch wrote (inserted or updated), as Extended JSON lines."""
+    for r in results:
+        yield from r["analytics"]
 
 
-def make_process_batch(spark: Any, config: RunnerConfig):
-    """The foreachBatch function: plan, process users, commit, then the Delta append."""
+def delta_app_id(config: RunnerConfig) -> str:
+    """Delta's txnAppId for this checkpoint location: made once and kept in
+    CHECKPOINT_LOCATION/delta_app_id, so it follows the checkpoint (not its path)."""
+    path = os.path.join(config.checkpoint_location, "delta_app_id")
+    try:
+        with open(path, encoding="ascii") as f:
+            value = f.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = f"{APP_ID}-{uuid.uuid4().hex}"
+    os.makedirs(config.checkpoint_location, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(value + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return value
 
-    def process_batch(batch_df: Any, batch_id: int) -> None:
-        del batch_df  # the rate source only ticks; the engine polls MongoDB itself
-        plan = plan_batch(config, batch_id)
-        results = process_users(spark, config, plan)
-        commit_batch(config, plan, results)
-        if config.delta_path:
-            frame = analytics_frame(spark, analytics_written(results), batch_id)
-            append_to_delta(frame, config.delta_path, batch_id)
 
-    return process_batch
+def _short(error: BaseException) -> str:
+    """One line for the batch log: the engine's own message when a task raised one, else the
+    last Python exception line of the task's traceback, else the first line."""
+    text = str(error)
+    found = None
+    for line in text.splitlines():
+        m = re.match(r"\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.*)", line)
+        if m and (found is None or m.group(1) in _OUR_ERRORS or found[0] not in _OUR_ERRORS):
+            found = (m.group(1), m.group(2))
+    if found:
+        return f"{found[0]}: {found[1]}"[:1000]
+    return text.splitlines()[0][:1000] if text else type(error).__name__
+
+
+_OUR_ERRORS = ("UnavailableError", "BatchError", "ConfigError", "LockedError")
+
+
+class BatchRunner:
+    """The foreachBatch function and what it keeps between batches: the driver's engine, the
+    exit code of `once`, the summaries of the batches (for tests and the console)."""
+
+    def __init__(self, spark: Any, config: RunnerConfig, driver: Any, once: bool,
+                 now_ms: Optional[int] = None):
+        self.spark, self.config, self.driver, self.once = spark, config, driver, once
+        self.now_ms = now_ms
+        self.exit_code = EXIT_OK
+        self.summaries: list = []
+
+    def __call__(self, batch_df: Any, batch_id: int) -> None:
+        del batch_df, batch_id  # the rate source only ticks; the engine polls MongoDB itself
+        from . import _native
+
+        try:
+            context_json, users, engine_batch = self.driver.plan(self.now_ms, self.once)
+        except _native.ConfigError:  # an unreadable checkpoint stops the runner, as the CLI
+            self.exit_code = EXIT_USAGE
+            raise
+        except Exception as e:  # logged and written to the batch log by the driver
+            self.exit_code = exit_code_for(e)
+            return  # `run` retries at the next tick from the same checkpoint
+        try:
+            results = process_users(self.spark, self.config, context_json, users)
+            if self.config.delta_path:
+                documents = list(analytics_written(results))
+                if documents:
+                    frame = analytics_frame(self.spark, documents, engine_batch)
+                    append_to_delta(frame, self.config.delta_path, engine_batch,
+                                    delta_app_id(self.config))
+        except Exception as e:  # a task failed after Spark's retries, or the Delta append
+            self.driver.abandon(_short(e))
+            self.exit_code = EXIT_NO_SERVER if "UnavailableError" in str(e) else EXIT_FAILED
+            return
+        try:
+            self.summaries.append(self.driver.commit(engine_batch, results))
+            self.exit_code = EXIT_OK
+        except Exception as e:
+            self.exit_code = exit_code_for(e)
+
+
+def make_process_batch(spark: Any, config: RunnerConfig, driver: Any = None, once: bool = False,
+                       now_ms: Optional[int] = None) -> BatchRunner:
+    """The foreachBatch function: plan (driver), process users (executors), then, once every
+    task has succeeded, the Delta append (with DELTA_PATH) and the commit (driver)."""
+    return BatchRunner(spark, config, driver if driver is not None else open_driver(config),
+                       once, now_ms)
 
 
 # --- Delta Lake history -------------------------------------------------------------------
@@ -164,6 +286,8 @@ def session(config: RunnerConfig, app_name: str = "health-analytics") -> Any:
     from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
+    # The executors' Python must be the one with this package (the driver's, unless set).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if config.spark_master:
         builder = builder.master(config.spark_master)
@@ -189,23 +313,49 @@ def start_stream(spark: Any, config: RunnerConfig, process_batch: Any, once: boo
 
 
 def main(argv: Optional[list] = None) -> int:
+    """The runner's command line; returns the CLI's exit code (0 done, 1 a batch failed, 2 a
+    configuration error, 3 no server (`once`), 4 the checkpoint is locked)."""
     parser = argparse.ArgumentParser(prog="python -m health_analytics.spark",
-                                     description="The Spark runner (draft; docs/SPARK.md).")
+                                     description="The Spark runner (docs/SPARK.md).")
     parser.add_argument("command", choices=["run", "once"],
                         help="run: every BATCH_INTERVAL_SECONDS; once: what is available, then exit")
+    parser.add_argument("--now", metavar="TS",
+                        help="freeze the batch clock at this instant (ISO-8601; tests and "
+                             "backfills)")
     args = parser.parse_args(argv)
+    once = args.command == "once"
     try:
         config = load_config()
-    except ValueError as e:
-        print(f"health_analytics.spark: {e}", file=sys.stderr)
-        return 2  # the CLI's exit code for a configuration error
-    spark = session(config)
-    query = start_stream(spark, config, make_process_batch(spark, config), args.command == "once")
+        from . import _native
+
+        now_ms = _native.parse_instant(args.now) if args.now else None
+        driver = open_driver(config)
+    except Exception as e:  # noqa: BLE001 - every failure maps to the CLI's exit code
+        print(f"health_analytics.spark {args.command}: {e}", file=sys.stderr)
+        return exit_code_for(e)
+    runner = None
     try:
-        query.awaitTermination()
-    except KeyboardInterrupt:
-        query.stop()
-    return 0
+        try:
+            driver.prepare()
+        except Exception as e:  # noqa: BLE001
+            if once:  # `once` needs the server now; `run` waits for it, batch after batch
+                print(f"health_analytics.spark once: {e}", file=sys.stderr)
+                return exit_code_for(e)
+        spark = session(config)
+        runner = make_process_batch(spark, config, driver, once, now_ms)
+        query = start_stream(spark, config, runner, once)
+        try:
+            query.awaitTermination()
+        except KeyboardInterrupt:
+            query.stop()
+        except Exception as e:  # noqa: BLE001 - the batch function raised (ConfigError)
+            print(f"health_analytics.spark {args.command}: {_short(e)}", file=sys.stderr)
+            return runner.exit_code or EXIT_FAILED
+        return runner.exit_code if once else EXIT_OK
+    finally:
+        driver.close()  # the lock goes now, not when py4j lets go of the batch function
+        if runner is not None:
+            runner.driver = None
 
 
 if __name__ == "__main__":

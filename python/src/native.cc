@@ -23,6 +23,9 @@
 
 namespace nb = nanobind;
 
+// The engine's batch steps for the Spark runner (steps.cc).
+void BindSteps(nb::module_& m);
+
 namespace {
 
 // One run of the pipeline. Python calls add_* for every input document, then finish() once.
@@ -160,4 +163,5 @@ NB_MODULE(_native, m) {
   m.def("load_config", &LoadConfig, nb::arg("flags"),
         "The CLI's configuration (flags, environment, .env), validated; ValueError if invalid.");
   m.def("now_ms", &ha::NowMillis, "The system clock in milliseconds since the epoch.");
+  BindSteps(m);
 }

@@ -1,6 +1,7 @@
 """Shared fixtures. The Spark session is started once per pytest run (it takes seconds)."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -14,6 +15,8 @@ def spark():
     from pyspark.sql import SparkSession
     from delta import configure_spark_with_delta_pip
 
+    # The executors' Python must be this one (with health_analytics installed), not `python3`.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     start = time.monotonic()
     builder = (
         SparkSession.builder.master("local[2]")

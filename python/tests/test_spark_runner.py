@@ -1,5 +1,5 @@
-"""The Spark runner's skeleton: configuration as the CLI reads it, the seed's loop, the engine
-placeholders, and the Delta history writer (idempotent per batch)."""
+"""The Spark runner's parts: configuration as the CLI reads it, exit codes, the seed's loop, and
+the Delta history writer (idempotent per batch). test_spark_engine.py runs it on a server."""
 
 import datetime as dt
 import json
@@ -55,10 +55,18 @@ def test_invalid_configuration_gives_the_clis_message(env):
     assert runner.main(["once"]) == 2
 
 
-def test_process_batch_calls_the_engine_steps_which_are_not_bound_yet(env):
-    process_batch = runner.make_process_batch(None, runner.load_config())
-    with pytest.raises(NotImplementedError, match="plan step is not bound yet"):
-        process_batch(None, 0)
+def test_a_held_lock_or_a_bad_value_exits_as_the_cli(env, tmp_path):
+    env.setenv("CHECKPOINT_LOCATION", str(tmp_path / "cp"))
+    env.setenv("LOG_DIRECTORY", str(tmp_path / "logs"))
+    env.setenv("DLQ_DIRECTORY", str(tmp_path / "dlq"))
+    env.setenv("METRICS_DIRECTORY", str(tmp_path / "metrics"))
+    driver = runner.open_driver(runner.load_config())  # holds CHECKPOINT_LOCATION's lock
+    try:
+        assert runner.main(["once"]) == 4
+    finally:
+        driver.close()
+    env.setenv("MAX_BATCH_DOCS", "-1")
+    assert runner.main(["once"]) == 2
 
 
 @pytest.mark.spark
