@@ -96,6 +96,8 @@ public final class Launcher {
 
     private static final boolean FAST_IN = Boolean.getBoolean("ha.mjs.fastIn");
     private static final boolean FAST_SORT = Boolean.getBoolean("ha.mjs.fastSort");
+    // -Dha.mjs.save=false: a stop saves nothing (the demo's server, whose folder is removed).
+    private static final boolean SAVE = !"false".equals(System.getProperty("ha.mjs.save"));
 
     /** A filter's `field: {$in: [ObjectId or string, ...]}` as a hash set, and the rest of it. */
     private static final class FastIn {
@@ -399,7 +401,9 @@ public final class Launcher {
         @Override
         public void close() {
             try {
-                dump();
+                if (SAVE) {
+                    dump();
+                }
             } catch (Exception e) {
                 System.err.println("could not save the data: " + e);
                 e.printStackTrace();
