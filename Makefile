@@ -26,8 +26,9 @@ unit: build
 integration: build
 	@cd $(BUILD) && ctest --output-on-failure -L integration
 
-demo: build
-	@$(BUILD)/health-analytics demo $(DEMO_ARGS)
+# Only what the demo needs: scripts/setup --demo, the health-analytics target, its local server.
+demo:
+	@PRESET=$(PRESET) scripts/demo $(DEMO_ARGS)
 
 demo-offline: build
 	@scripts/demo-offline $(BUILD)/health-analytics
