@@ -433,8 +433,8 @@ namespace {
 // statement's query open until its whole command ends and needs a second pooled connection for
 // the write: the 100-connection pool is exhausted, and the whole server hangs, by one command of
 // about 100 updates, or by a few concurrent ones (a killed engine's command runs on, next to its
-// successor's). 10 keeps even several concurrent commands far from the limit (docs/FERRETDB.md);
-// MongoDB is indifferent, it only costs round trips.
+// successor's). 10 keeps even several concurrent commands far from the limit
+// (docs/TEST-SERVERS.md); MongoDB is indifferent, it only costs round trips.
 constexpr int kMaxUpdatesPerCommand = 10;
 
 }  // namespace

@@ -115,7 +115,7 @@ class Store {
   Status ReadAnalytics(std::span<const ObjectId> users, std::vector<ExistingAnalytics>* out);
 
   // Executes the writes as unordered bulk writes with the configured write concern, at most
-  // 10 updates and deletes per command (FerretDB hangs on about 100: docs/FERRETDB.md). On
+  // 10 updates and deletes per command (FerretDB hangs on about 100: docs/TEST-SERVERS.md). On
   // failure returns the error and leaves `counts` with what is known to have been applied.
   Status Write(std::vector<AnalyticsWrite>& writes, WriteCounts* counts);
 

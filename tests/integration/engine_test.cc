@@ -374,7 +374,7 @@ TEST_F(EngineTest, ServerOutageDuringRunIsRetriedAndConverges) {
   EXPECT_EQ(Actual(true), Expected(kT, true));
 }
 
-// FerretDB v1.24 hangs on one update command of about 100 statements (docs/FERRETDB.md): a
+// FerretDB v1.24 hangs on one update command of about 100 statements (docs/TEST-SERVERS.md): a
 // batch that rewrites hundreds of documents of one chunk must still finish.
 TEST_F(EngineTest, AChunkThatUpdatesHundredsOfDocumentsFinishes) {
   Seed(40, 30);
