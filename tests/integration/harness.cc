@@ -116,6 +116,12 @@ const char* TestServerName() {
   return TestServer() == ServerKind::kFerretDb ? "ferretdb" : "mongo-java-server";
 }
 
+std::string BuildTestServer() {
+  const std::string out = Shell(Script() + " build");
+  const size_t nl = out.rfind('\n');
+  return nl == std::string::npos ? out : out.substr(nl + 1);
+}
+
 TempDir::TempDir() {
   char tmpl[] = "/tmp/ha-test-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");

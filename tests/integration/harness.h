@@ -35,6 +35,11 @@ ServerKind TestServer();
 // "ferretdb" or "mongo-java-server": the value of HA_TEST_SERVER that selects TestServer().
 const char* TestServerName();
 
+// Builds the TestServer() (once; cached) and returns what `health-analytics demo` needs to start
+// one itself: mongo-java-server's folder (for HA_MJS_HOME) or FerretDB's binary (HA_FERRETDB).
+// Throws std::runtime_error when the build fails.
+std::string BuildTestServer();
+
 // TLS for a test server (HA_FERRETDB_TLS_* / HA_MJS_TLS_*): PEM files.
 struct ServerTls {
   std::string cert_file;  // the server's certificate
