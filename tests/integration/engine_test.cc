@@ -1,4 +1,5 @@
-// The engine against a real FerretDB server: each test asserts an outcome a user cares about.
+// The engine against a real test server (mongo-java-server or FerretDB: HA_TEST_SERVER): each test
+// asserts an outcome a user cares about.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
