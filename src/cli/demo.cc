@@ -23,6 +23,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -409,11 +411,12 @@ std::optional<int> StartEmbedded(const DemoOptions& o, CommonFlags* common,
   return std::nullopt;
 }
 
-// Waits up to 10 s for the database; false (after logging why) when it does not answer.
+// Waits up to 30 s for the database (a JVM on a busy machine can take 5 s to listen); false
+// (after logging why) when it does not answer or the local server exits.
 bool WaitForDatabase(Store& store, LocalServer* server) {
   Status ping;
   const Instant t0 = NowMillis();
-  for (int i = 0; i < 100 && !g_demo_stop.load(); ++i) {
+  while (NowMillis() - t0 < 30'000 && !g_demo_stop.load()) {
     if ((ping = store.Ping()).ok()) {
       spdlog::info("demo: the database answered after {} ms", NowMillis() - t0);
       return true;
@@ -421,8 +424,14 @@ bool WaitForDatabase(Store& store, LocalServer* server) {
     if (server && !server->Running()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  spdlog::error("demo: cannot reach the database: {}{}", ping.message(),
-                server ? "; the local server's log is " + server->log() : "");
+  spdlog::error("demo: cannot reach the database: {}", ping.message());
+  if (server) {  // its folder goes with it: show the end of its log now
+    std::ifstream in(server->log());
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (log.size() > 2000) log = log.substr(log.size() - 2000);
+    spdlog::error("demo: the local server {}; the end of its log:\n{}",
+                  server->Running() ? "is running" : "exited", log);
+  }
   return false;
 }
 
