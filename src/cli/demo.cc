@@ -170,8 +170,12 @@ class LocalServer {
     }
   }
 
-  // Whether the server process is still running (it exits at once on a bad start).
-  bool Running() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  // Whether the server process is still running (it exits at once on a bad start); reaps it
+  // when it has exited.
+  bool Running() {
+    if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = 0;
+    return pid_ > 0;
+  }
   const std::string& uri() const { return uri_; }
   const std::string& dir() const { return dir_; }
   const std::string& log() const { return log_; }
