@@ -114,7 +114,7 @@ class LocalServer {
     if (!mkdtemp(tmpl)) return IoError("cannot create a temporary folder for the demo");
     dir_ = tmpl;
     std::filesystem::create_directories(dir_ + "/data");
-    const int port = FreeLoopbackPort();
+    const int port = port_ = FreeLoopbackPort();
     uri_ = fmt::format("mongodb://127.0.0.1:{}/", port);
     std::vector<std::string> argv;
     if (kind == "ferretdb") {
@@ -170,6 +170,25 @@ class LocalServer {
     }
   }
 
+  // Waits until the server accepts TCP connections, up to `seconds`; false when it does not or
+  // exits. (A client's first attempt must not come too early: libmongoc's single-threaded
+  // clients wait 5 s before they try a refused server again.)
+  bool WaitListening(double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end && Running() && !g_demo_stop.load()) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(port_));
+      const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(fd);
+      if (ok) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
   // Whether the server process is still running (it exits at once on a bad start); reaps it
   // when it has exited.
   bool Running() {
@@ -204,6 +223,7 @@ class LocalServer {
   }
 
   pid_t pid_ = 0;
+  int port_ = 0;
   std::string dir_, uri_, log_;
 };
 
@@ -420,6 +440,7 @@ std::optional<int> StartEmbedded(const DemoOptions& o, CommonFlags* common,
 bool WaitForDatabase(Store& store, LocalServer* server) {
   Status ping;
   const Instant t0 = NowMillis();
+  if (server) server->WaitListening(30);
   while (NowMillis() - t0 < 30'000 && !g_demo_stop.load()) {
     if ((ping = store.Ping()).ok()) {
       spdlog::info("demo: the database answered after {} ms", NowMillis() - t0);
