@@ -16,18 +16,23 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Unit and integration tests (the integration tests start their own FerretDB).
+# Unit and integration tests. Each integration test starts its own server: mongo-java-server,
+# or FerretDB with HA_TEST_SERVER=ferretdb (docs/TEST-SERVERS.md). They mostly wait on timers and
+# on the server, so they run TEST_JOBS at a time (default 4) whatever the number of cores.
+TEST_JOBS ?= 4
+
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) $(CTEST_ARGS)
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 integration: build
-	@cd $(BUILD) && ctest --output-on-failure -L integration
+	@cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) -L integration
 
-demo: build
-	@$(BUILD)/health-analytics demo $(DEMO_ARGS)
+# Only what the demo needs: scripts/setup --demo, the health-analytics target, its local server.
+demo:
+	@PRESET=$(PRESET) scripts/demo $(DEMO_ARGS)
 
 demo-offline: build
 	@scripts/demo-offline $(BUILD)/health-analytics

@@ -320,7 +320,7 @@ int Export(mongoc_collection_t* analytics, const std::string& file) {
 // The steady-state writer: N random source documents get a new metrics.steps and updatedAt (now),
 // by _id, in one unordered bulk write. Prints the instant written. The whole `metrics` object is
 // $set, in commands of at most 50 updates (FerretDB v1.24.2 hangs on a command of about 100
-// updates, docs/FERRETDB.md).
+// updates, docs/TEST-SERVERS.md).
 int Touch(mongoc_collection_t* source, int64_t n) {
   std::vector<Oid> ids;
   std::map<Oid, Doc> metrics;
@@ -364,7 +364,7 @@ int Touch(mongoc_collection_t* source, int64_t n) {
   bson_error_t error;
   size_t in_bulk = 0;
   for (const Oid& id : ids) {
-    if (in_bulk == 10) {  // FerretDB hangs on update commands of ~100 statements (FERRETDB.md)
+    if (in_bulk == 10) {  // FerretDB hangs on update commands of ~100 statements (TEST-SERVERS.md)
       bson_t r;
       if (!mongoc_bulk_operation_execute(bulk, &r, &error)) Die("touch", error);
       bson_destroy(&r);

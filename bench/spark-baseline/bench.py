@@ -160,7 +160,7 @@ def change_docs(client, picked, vals):
             d["metrics"], d["updatedAt"] = m, now
         t0 = time.time()
         # At most 10 deletes per command, as the engine's store: FerretDB v1.24 hangs when update
-        # or delete commands hold about 100 statements in all (docs/FERRETDB.md).
+        # or delete commands hold about 100 statements in all (docs/TEST-SERVERS.md).
         for i in range(0, len(docs), 10):
             coll.bulk_write([DeleteOne({"_id": d["_id"]}) for d in docs[i : i + 10]], ordered=False)
         coll.bulk_write([InsertOne(d) for d in docs], ordered=False)

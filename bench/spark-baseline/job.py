@@ -439,7 +439,7 @@ def write_results(db, users, results, now_ms, batch_id, t_batch):
             deletes.extend(DeleteOne({"_id": o["_id"]}) for o in olds)
     # Deletes before the inserts that reuse their _id. At most 10 updates or deletes per command,
     # as the engine's store: FerretDB v1.24 hangs when update or delete commands hold about 100
-    # statements in all (docs/FERRETDB.md).
+    # statements in all (docs/TEST-SERVERS.md).
     for ops, size in ((updates, 10), (deletes, 10), (inserts, 1000)):
         for i in range(0, len(ops), size):
             coll.bulk_write(ops[i : i + size], ordered=False)

@@ -31,6 +31,16 @@
 // 48 MB). Here, as on MongoDB: a find without batchSize gets a first batch of 101 documents, and
 // a getMore without batchSize gets batches of about 16 MiB. (Only commands from clients: the
 // server's own scans, for deletes, updates, counts and aggregations, are untouched.)
+//
+// With -Dha.mjs.tlsCert=FILE and -Dha.mjs.tlsKey=FILE (PEM: the certificate chain, and an
+// unencrypted PKCS#8 RSA or EC key as OpenSSL 3 writes it) the server accepts TLS connections
+// only, as MongoDB with tlsMode=requireTLS does (mongo-java-server's enableSsl).
+//
+// Always: SASL PLAIN authentication (`saslStart` with mechanism PLAIN) succeeds in one step
+// whatever the credentials, as it does on FerretDB's SQLite backend; mongo-java-server itself
+// has no authentication and answers `no such command: 'saslStart'`. The integration tests put a
+// password in MONGO_URI (authMechanism=PLAIN) to check that it never reaches any output, which
+// needs a server that accepts the connection. Other mechanisms (SCRAM) still fail.
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.ServerVersion;
@@ -43,6 +53,7 @@ import de.bwaldvogel.mongo.backend.ValueComparator;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
 import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
+import de.bwaldvogel.mongo.bson.BinData;
 import de.bwaldvogel.mongo.bson.ObjectId;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
@@ -62,6 +73,14 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.InvalidKeySpecException;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -77,6 +96,8 @@ public final class Launcher {
 
     private static final boolean FAST_IN = Boolean.getBoolean("ha.mjs.fastIn");
     private static final boolean FAST_SORT = Boolean.getBoolean("ha.mjs.fastSort");
+    // -Dha.mjs.save=false: a stop saves nothing (the demo's server, whose folder is removed).
+    private static final boolean SAVE = !"false".equals(System.getProperty("ha.mjs.save"));
 
     /** A filter's `field: {$in: [ObjectId or string, ...]}` as a hash set, and the rest of it. */
     private static final class FastIn {
@@ -226,6 +247,13 @@ public final class Launcher {
 
         @Override
         public Document handleCommand(Channel channel, String db, String command, Document query) {
+            if (command.equalsIgnoreCase("saslStart") && "PLAIN".equals(query.get("mechanism"))) {
+                Document reply = new Document("conversationId", 1);
+                reply.put("done", Boolean.TRUE);
+                reply.put("payload", new BinData(new byte[0]));
+                reply.put("ok", 1.0);
+                return reply;
+            }
             if (command.equalsIgnoreCase("find") && !query.containsKey("batchSize")) {
                 query.put("batchSize", DEFAULT_FIRST_BATCH);
             }
@@ -373,7 +401,9 @@ public final class Launcher {
         @Override
         public void close() {
             try {
-                dump();
+                if (SAVE) {
+                    dump();
+                }
             } catch (Exception e) {
                 System.err.println("could not save the data: " + e);
                 e.printStackTrace();
@@ -409,6 +439,30 @@ public final class Launcher {
         return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
     }
 
+    /** TLS only, with the PEM certificate chain and PKCS#8 key of -Dha.mjs.tlsCert and -Dha.mjs.tlsKey. */
+    private static void enableTls(MongoServer server, String certFile, String keyFile) throws Exception {
+        List<X509Certificate> chain = new ArrayList<>();
+        try (InputStream in = Files.newInputStream(Path.of(certFile))) {
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                chain.add((X509Certificate) c);
+            }
+        }
+        String pem = Files.readString(Path.of(keyFile));
+        int begin = pem.indexOf("-----BEGIN PRIVATE KEY-----"), end = pem.indexOf("-----END PRIVATE KEY-----");
+        if (chain.isEmpty() || begin < 0 || end < begin) {
+            throw new IllegalArgumentException("TLS needs a PEM certificate in " + certFile
+                + " and an unencrypted PKCS#8 key (BEGIN PRIVATE KEY) in " + keyFile);
+        }
+        byte[] der = Base64.getMimeDecoder().decode(pem.substring(begin + 27, end));
+        PrivateKey key;
+        try {
+            key = KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(der));
+        } catch (InvalidKeySpecException notRsa) {
+            key = KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(der));
+        }
+        server.enableSsl(key, null, chain.toArray(new X509Certificate[0]));
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length != 4) {
             System.err.println("usage: Launcher HOST PORT DATA_DIR VERSION(3.6|4.0|5.0)");
@@ -431,8 +485,12 @@ public final class Launcher {
         // shutdownNow: stop listening, close the clients, stop the event loops, then close the
         // backend, which saves the data.
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "shutdown"));
+        String tlsCert = System.getProperty("ha.mjs.tlsCert", ""), tlsKey = System.getProperty("ha.mjs.tlsKey", "");
+        if (!tlsCert.isEmpty()) {
+            enableTls(server, tlsCert, tlsKey);
+        }
         server.bind(args[0], Integer.parseInt(args[1]));
         System.err.println("listening on " + args[0] + ":" + args[1] + " (mongo-java-server, in-memory backend, MongoDB "
-            + args[3] + " wire protocol" + (FAST_IN ? ", hashed $in" : "") + (FAST_SORT ? ", sort keys extracted once" : "") + ")");
+            + args[3] + " wire protocol" + (FAST_IN ? ", hashed $in" : "") + (FAST_SORT ? ", sort keys extracted once" : "") + (tlsCert.isEmpty() ? "" : ", TLS only") + ")");
     }
 }

@@ -107,7 +107,7 @@ heartRate), so that `compute --dead-letters` has something to report.
 
 Without --out the documents go into the configured database (MONGO_URI, MONGO_DB_NAME,
 SOURCE_COLLECTION, USERS_COLLECTION), in bulk inserts; NaN values are stored as the string
-"NaN" there, because FerretDB cannot store NaN (docs/FERRETDB.md).
+"NaN" there, because FerretDB cannot store NaN (docs/TEST-SERVERS.md).
 
 Exit codes: 0 success; 1 a file or the database could not be written; 2 usage error; 3 no
 server could be selected within 30 s.

@@ -14,7 +14,7 @@
 namespace ha::cli {
 
 // Users go to USERS_COLLECTION, healthmetrics to SOURCE_COLLECTION, in bulk inserts of 1,000.
-// Non-finite metric values are stored as strings (FerretDB refuses NaN: docs/FERRETDB.md).
+// Non-finite metric values are stored as strings (FerretDB refuses NaN: docs/TEST-SERVERS.md).
 class StoreSeedSink : public SeedSink {
  public:
   explicit StoreSeedSink(ToolsStore& store) : store_(store) {}

@@ -416,7 +416,7 @@ int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version) {
   // command ends and needs a second pooled connection for the write: the 100-connection pool is
   // exhausted, and the whole server hangs, by one command of about 100 updates, or by a few
   // concurrent ones (a killed engine's command runs on, next to its successor's). 10 keeps even
-  // several concurrent commands far from the limit (docs/FERRETDB.md). FerretDB v2 is a
+  // several concurrent commands far from the limit (docs/TEST-SERVERS.md). FerretDB v2 is a
   // different server (on DocumentDB) without that pool.
   std::string_view v = ferretdb_version;
   if (!v.empty() && v.front() == 'v') v.remove_prefix(1);

@@ -31,7 +31,7 @@ struct StoreOptions {
   // Server selection timeout used unless the URI sets serverSelectionTimeoutMS.
   int server_selection_timeout_ms = 30000;
   // WRITE_OPS_PER_COMMAND: updates and deletes per bulk write command. 0 (the default) asks
-  // the server once (buildInfo): 10 on FerretDB v1 (it hangs on about 100: docs/FERRETDB.md),
+  // the server once (buildInfo): 10 on FerretDB v1 (it hangs on about 100: docs/TEST-SERVERS.md),
   // kWriteOpsPerCommand everywhere else.
   int write_ops_per_command = 0;
 };

@@ -1,5 +1,6 @@
 // The chaos harness (issue 5): writers, SIGKILLs and server restarts against the real engine
-// and a real FerretDB, then the checks of engine spec section 1. See docs/RELIABILITY.md.
+// and a real test server (HA_TEST_SERVER: mongo-java-server or FerretDB, as the integration
+// tests), then the checks of engine spec section 1. See docs/RELIABILITY.md.
 //
 //   ha_chaos --short                 the ctest version (about a minute)
 //   ha_chaos [--kills N] [--restarts N] [--writers N] [--users N] [--days N] [--report FILE]
@@ -365,9 +366,9 @@ int RunChaos(const Options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   World w(o);
   fmt::print(
-      "chaos: FerretDB at {}, {} users x {} days seeded, {} writers, {} kills, {} "
+      "chaos: {} at {}, {} users x {} days seeded, {} writers, {} kills, {} "
       "server restarts planned\n",
-      w.server.uri(), o.users, o.days, o.writers, o.kills, o.restarts);
+      testing::TestServerName(), w.server.uri(), o.users, o.days, o.writers, o.kills, o.restarts);
   WatermarkWatch watch(w.Path("checkpoint/last_processed_timestamp.txt"));
   std::vector<pid_t> writers = w.StartWriters(o, o.ops_per_second, 0.04, 0.06);
 

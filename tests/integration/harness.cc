@@ -43,7 +43,19 @@ std::string Shell(const std::string& cmd) {
   return Trim(out);
 }
 
-std::string Script() { return std::string(HA_SOURCE_DIR) + "/scripts/ferretdb"; }
+std::string Script() { return std::string(HA_SOURCE_DIR) + "/scripts/" + TestServerName(); }
+
+// Settings for scripts/mongo-java-server that suit a test: a heap sized for test data (the
+// script's default of 8 GB is for benchmarks; several servers run at once under ctest -j), the
+// client compiler alone and one collector thread: less CPU for a small, short-lived server.
+// An explicit HA_MJS_HEAP or HA_MJS_JAVA_OPTS in the environment wins.
+std::string MongoJavaServerEnv() {
+  std::string env;
+  if (!std::getenv("HA_MJS_HEAP")) env += "HA_MJS_HEAP=1g ";
+  if (!std::getenv("HA_MJS_JAVA_OPTS"))
+    env += "HA_MJS_JAVA_OPTS='-XX:TieredStopAtLevel=1 -XX:ParallelGCThreads=1' ";
+  return env;
+}
 
 void InitMongoc() {
   static bool done = [] {
@@ -55,17 +67,39 @@ void InitMongoc() {
 
 }  // namespace
 
+ServerKind TestServer() {
+  const char* v = std::getenv("HA_TEST_SERVER");
+  const std::string s = v ? v : "";
+  if (s.empty() || s == "mongo-java-server") return ServerKind::kMongoJavaServer;
+  if (s == "ferretdb") return ServerKind::kFerretDb;
+  throw std::runtime_error("HA_TEST_SERVER must be ferretdb or mongo-java-server, not '" + s + "'");
+}
+
+const char* TestServerName() {
+  return TestServer() == ServerKind::kFerretDb ? "ferretdb" : "mongo-java-server";
+}
+
+std::string BuildTestServer() {
+  const std::string out = Shell(Script() + " build");
+  const size_t nl = out.rfind('\n');
+  return nl == std::string::npos ? out : out.substr(nl + 1);
+}
+
 Server::Server() { Start(); }
 
 Server::Server(ServerTls tls) : tls_(std::move(tls)) { Start(); }
 
 void Server::Start() {
-  std::string env;
+  const bool mjs = TestServer() == ServerKind::kMongoJavaServer;
+  std::string env = mjs ? MongoJavaServerEnv() : "";
   if (!tls_.cert_file.empty()) {
-    env = "HA_FERRETDB_TLS_CERT='" + tls_.cert_file + "' HA_FERRETDB_TLS_KEY='" + tls_.key_file +
-          "' HA_FERRETDB_TLS_CA='" + tls_.ca_file + "' ";
+    const std::string prefix = mjs ? "HA_MJS_TLS_" : "HA_FERRETDB_TLS_";
+    env += prefix + "CERT='" + tls_.cert_file + "' " + prefix + "KEY='" + tls_.key_file + "' " +
+           prefix + "CA='" + tls_.ca_file + "' ";
   }
+  // The URI is the script's last line (mongo-java-server's build may print its folder first).
   uri_ = Shell(env + Script() + " start " + dir_.path() + " " + port_);
+  if (const size_t nl = uri_.rfind('\n'); nl != std::string::npos) uri_ = uri_.substr(nl + 1);
   // mongodb://127.0.0.1:PORT/ or mongodb://127.0.0.1:PORT/?tls=true...
   const size_t colon = uri_.find(':', std::string("mongodb://").size());
   const size_t slash = uri_.find('/', colon);
@@ -215,6 +249,23 @@ std::string Db::ExportRelaxed(const std::string& collection) {
   }
   mongoc_cursor_destroy(cursor);
   mongoc_collection_destroy(c);
+  return out;
+}
+
+std::vector<std::string> Db::IndexNames(const std::string& collection) {
+  mongoc_collection_t* c = mongoc_client_get_collection(client_, name_.c_str(), collection.c_str());
+  mongoc_cursor_t* cursor = mongoc_collection_find_indexes_with_opts(c, nullptr);
+  const bson_t* doc;
+  std::vector<std::string> out;
+  bson_iter_t it;
+  while (mongoc_cursor_next(cursor, &doc))
+    if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
+      out.emplace_back(bson_iter_utf8(&it, nullptr));
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(c);
+  if (failed) throw std::runtime_error(std::string("listIndexes failed: ") + error.message);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Integration-test harness: a real FerretDB server on a free loopback port (scripts/ferretdb),
+// Integration-test harness: a real MongoDB-compatible server on a free loopback port (FerretDB,
+// scripts/ferretdb, or mongo-java-server, scripts/mongo-java-server: HA_TEST_SERVER chooses),
 // the real binary run as a child process, and direct libmongoc access to seed and export data.
 #pragma once
 
@@ -19,14 +20,30 @@
 // (tests/support/process.h) and FreePort (tests/support/ports.h) are shared with the unit tests.
 namespace ha::testing {
 
-// TLS for a test server (scripts/ferretdb, HA_FERRETDB_TLS_*): PEM files.
+// The server the integration tests run against, from HA_TEST_SERVER: `ferretdb` (FerretDB
+// v1.24.2, SQLite backend) or `mongo-java-server` (1.47.0, in memory); unset or empty means
+// mongo-java-server (docs/TEST-SERVERS.md says why). Any other value throws
+// std::runtime_error naming the variable and the accepted values.
+enum class ServerKind { kFerretDb, kMongoJavaServer };
+ServerKind TestServer();
+// "ferretdb" or "mongo-java-server": the value of HA_TEST_SERVER that selects TestServer().
+const char* TestServerName();
+
+// Builds the TestServer() (once; cached) and returns what `health-analytics demo` needs to start
+// one itself: mongo-java-server's folder (for HA_MJS_HOME) or FerretDB's binary (HA_FERRETDB).
+// Throws std::runtime_error when the build fails.
+std::string BuildTestServer();
+
+// TLS for a test server (HA_FERRETDB_TLS_* / HA_MJS_TLS_*): PEM files.
 struct ServerTls {
   std::string cert_file;  // the server's certificate
   std::string key_file;   // its private key
   std::string ca_file;    // the CA that signed it: put into uri() as tlsCAFile (may be empty)
 };
 
-// A FerretDB server with its data in a temporary directory; stopped with the object.
+// A test server of kind TestServer() with its data in a temporary directory; stopped with the
+// object. Throws std::runtime_error when the server does not start (the script's output says
+// why).
 class Server {
  public:
   Server();
@@ -36,6 +53,7 @@ class Server {
   ~Server();
   const std::string& uri() const { return uri_; }
   const std::string& port() const { return port_; }
+  // Stops the server; its data stays in the folder (mongo-java-server saves it at a clean stop).
   void Stop();
   void Start();  // restart after Stop on the same port and data
 
@@ -68,6 +86,8 @@ class Db {
   std::vector<std::string> ExportCanonical(const std::string& collection);
   // Relaxed Extended JSON lines, as `mongoexport` writes by default.
   std::string ExportRelaxed(const std::string& collection);
+  // The names of `collection`'s indexes, as listIndexes returns them.
+  std::vector<std::string> IndexNames(const std::string& collection);
 
  private:
   mongoc_client_t* client_;
