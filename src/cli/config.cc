@@ -325,10 +325,12 @@ Result<Config> ConfigFromValues(const FlagValues& values, ConfigScope scope) {
     if (Status st = s.apply(v->second, config); !st.ok()) return st;
   }
   if (used != values.size())
-    for (const auto& [name, value] : values)
+    for (const auto& entry : values) {
+      const std::string& name = entry.first;  // not a structured binding: lambdas capture it
       if (std::none_of(Settings().begin(), Settings().end(),
                        [&](const Setting& s) { return InScope(s, scope) && name == s.name; }))
         return InvalidArgument(fmt::format("{} is not an option here", name));
+    }
   if (config.worker_threads == 0)
     config.worker_threads = std::max(1u, std::thread::hardware_concurrency());
   return config;

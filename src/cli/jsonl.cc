@@ -29,10 +29,8 @@ bool LineReader::Fill() {
 bool LineReader::Next(std::string_view* line) {
   size_t scanned = pos_;
   for (;;) {
-    const char* start = buf_.data() + scanned;
-    const void* nl = std::memchr(start, '\n', buf_.size() - scanned);
-    if (nl != nullptr) {
-      const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data());
+    const size_t end = std::string_view(buf_).find('\n', scanned);
+    if (end != std::string_view::npos) {
       size_t len = end - pos_;
       if (len > 0 && buf_[pos_ + len - 1] == '\r') --len;
       *line = std::string_view(buf_.data() + pos_, len);

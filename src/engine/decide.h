@@ -20,7 +20,7 @@
 namespace ha {
 
 // How long full batches of a backlog may leave their users to a scheduled pass.
-inline constexpr Instant kMaxBacklogDeferMs = 10 * 60 * 1000;
+inline constexpr Instant kMaxBacklogDeferMs = Instant{10} * 60 * 1000;
 
 // The full recompute pass (daily, or every RECONCILE_INTERVAL_HOURS), kept in the sidecar as
 // {"day": D, "started": ms, "after": "<hex>"|null, "done": bool}: the day and instant it
