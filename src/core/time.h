@@ -78,4 +78,7 @@ bool HasExplicitZone(std::string_view text);
 // Milliseconds since the epoch, from the system clock.
 Instant NowMillis();
 
+// A monotonic clock in microseconds, for durations (a batch's phases); not an instant.
+int64_t MonotonicMicros();
+
 }  // namespace ha

@@ -6,16 +6,6 @@
 #include "core/failpoint.h"
 
 namespace ha {
-namespace {
-
-int64_t MonotonicUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 Status SavePassProgress(const BatchPlan& plan, const ObjectId& last_user,
                         CheckpointStore& checkpoint, size_t* slice_done, BatchReport* report) {
   const std::span<const ObjectId> slice = plan.slice;
@@ -31,9 +21,9 @@ Status SavePassProgress(const BatchPlan& plan, const ObjectId& last_user,
   ProgressUpdate update;
   update.last_recompute_day = plan.checkpoint.last_recompute_day;
   update.recompute_progress = FormatPass(at);
-  const int64_t t0 = MonotonicUs();
+  const int64_t t0 = MonotonicMicros();
   Status st = checkpoint.SaveProgress(update);
-  report->phases.commit_us += MonotonicUs() - t0;
+  report->phases.commit_us += MonotonicMicros() - t0;
   return st;
 }
 
@@ -59,9 +49,9 @@ Status CommitBatch(BatchPlan& plan, CheckpointStore& checkpoint, ChangeListener*
   commit.recompute_progress = FormatPass(pass);
   commit.grace_window = FormatGraceWindow(plan.next_grace_window);
   Failpoint("before-commit");
-  const int64_t commit_start = MonotonicUs();
+  const int64_t commit_start = MonotonicMicros();
   auto outcome = checkpoint.Commit(commit);
-  report->phases.commit_us += MonotonicUs() - commit_start;
+  report->phases.commit_us += MonotonicMicros() - commit_start;
   if (!outcome.ok()) return outcome.status();
   if (listener) listener->OnBatchCommitted(plan.context.batch_id);
   memory->seen_versions = std::move(plan.next_grace_window);

@@ -8,12 +8,6 @@
 namespace ha {
 namespace {
 
-int64_t MonotonicUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // What the poll read: each version as its position and user (MAX_BATCH_DOCS of them are in
 // memory at once), and the few with field issues whole, for the dead-letter log.
 struct Polled {
@@ -90,18 +84,18 @@ Status SliceThePass(bool finish_recompute, EngineStore& store, EngineMemory* mem
       memory->has_ttl = *ttl;
     }
     if (!*memory->has_ttl) {
-      const int64_t t0 = MonotonicUs();
+      const int64_t t0 = MonotonicMicros();
       auto n = store.DeleteExpired(now);
-      plan->phases.write_us += MonotonicUs() - t0;
+      plan->phases.write_us += MonotonicMicros() - t0;
       if (!n.ok()) return n.status();
     }
   }
   if (memory->recompute_list_started != plan->pass.started) {
     memory->recompute_list.clear();
-    const int64_t t0 = MonotonicUs();
+    const int64_t t0 = MonotonicMicros();
     Status st =
         store.ListUsers(today - options.analytics.history_days + 1, today, &memory->recompute_list);
-    plan->phases.read_us += MonotonicUs() - t0;
+    plan->phases.read_us += MonotonicMicros() - t0;
     if (!st.ok()) return st;
     memory->recompute_list_started = plan->pass.started;
   }
@@ -128,10 +122,10 @@ Status PlanBatch(const CheckpointState& state, bool finish_recompute, EngineStor
   const Cursor start = StartCursor(state, plan->context.options, now);
 
   Polled polled;
-  const int64_t poll_start = MonotonicUs();
+  const int64_t poll_start = MonotonicMicros();
   Status poll_status = Poll(*plan, start, store, memory->seen_versions, &polled);
   if (!poll_status.ok()) return poll_status;
-  plan->phases.poll_us = MonotonicUs() - poll_start;
+  plan->phases.poll_us = MonotonicMicros() - poll_start;
   plan->records_processed = static_cast<int64_t>(polled.changed.size() + polled.late.size());
 
   DeadLetterVersions(polled.flawed, plan->context.batch_id, dead_letters,

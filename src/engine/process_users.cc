@@ -24,13 +24,6 @@ constexpr size_t kUsersPerSlice = 128;
 using Key = std::pair<Metric, TimeRange>;
 using ExistingByUser = std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>;
 
-// A monotonic clock in microseconds, for the phases (BatchPhases).
-int64_t MonotonicUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // What a chunk's three reads found.
 struct ChunkReads {
   GoalsByUser goals;
@@ -206,7 +199,7 @@ Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> us
   const bool record_changes = listener != nullptr;
   std::vector<UserAnalytics> results;
   std::vector<UserWrites> plans;
-  const int64_t compute_start = MonotonicUs();
+  const int64_t compute_start = MonotonicMicros();
   ComputeSlice(context, users, reads, stamp, wall_start, record_changes, &results, &plans);
 
   if (stop && stop->load())
@@ -215,12 +208,12 @@ Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> us
   std::vector<AnalyticsWrite> writes;
   for (UserWrites& p : plans)
     for (AnalyticsWrite& w : p.writes) writes.push_back(std::move(w));
-  const int64_t write_start = MonotonicUs();
+  const int64_t write_start = MonotonicMicros();
   done->time.compute_us += write_start - compute_start;
   struct WriteTime {  // every return below counts the writes' time
     int64_t start;
     int64_t* into;
-    ~WriteTime() { *into += MonotonicUs() - start; }
+    ~WriteTime() { *into += MonotonicMicros() - start; }
   } write_time{write_start, &done->time.write_us};
   WriteCounts counts;
   Failpoint("before-write");
@@ -276,10 +269,10 @@ Status RecomputeChunk(const BatchContext& context, std::span<const ObjectId> use
   const Day today = DayOf(context.clock);
   const Day from = today - context.options.analytics.history_days + 1;
 
-  const int64_t read_start = MonotonicUs();
+  const int64_t read_start = MonotonicMicros();
   ChunkReads reads;
   if (Status st = ReadChunk(context, users, from, today, store, &reads); !st.ok()) return st;
-  done->time.read_us += MonotonicUs() - read_start;
+  done->time.read_us += MonotonicMicros() - read_start;
 
   WriteStamp stamp;
   stamp.calculated_at = context.clock;

@@ -21,6 +21,7 @@
 #include "observe/dead_letters.h"
 #include "store/documents.h"
 #include "store/memory_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace ha::engine_test {
 
@@ -58,25 +59,6 @@ inline BsonDoc Steps(const ObjectId& doc, const ObjectId& user, Day day, double 
   bson_append_date_time(d.get(), "updatedAt", -1, updated_at);
   return d;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ha-engine-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -142,7 +124,7 @@ class EngineFixture : public ::testing::Test {
     return s.ok() ? *s : CheckpointState{};
   }
 
-  TempDir dir_;
+  ha::testing::TempDir dir_;
   EngineOptions options_;
   MemoryStore store_;
   CheckpointStore checkpoint_;
