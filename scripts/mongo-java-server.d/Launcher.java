@@ -489,7 +489,16 @@ public final class Launcher {
         if (!tlsCert.isEmpty()) {
             enableTls(server, tlsCert, tlsKey);
         }
-        server.bind(args[0], Integer.parseInt(args[1]));
+        try {
+            server.bind(args[0], Integer.parseInt(args[1]));
+        } catch (Exception e) {
+            // Netty's event-loop threads are not daemons: without an explicit exit a failed bind
+            // (a port taken between scripts/mongo-java-server's check and this bind) leaves a JVM
+            // that never listens, and the script waits for it. Exit, so the script sees the
+            // message ("Address already in use") and retries on another port.
+            System.err.println("cannot listen on " + args[0] + ":" + args[1] + ": " + e);
+            Runtime.getRuntime().halt(1);
+        }
         System.err.println("listening on " + args[0] + ":" + args[1] + " (mongo-java-server, in-memory backend, MongoDB "
             + args[3] + " wire protocol" + (FAST_IN ? ", hashed $in" : "") + (FAST_SORT ? ", sort keys extracted once" : "") + (tlsCert.isEmpty() ? "" : ", TLS only") + ")");
     }
