@@ -219,8 +219,14 @@ const std::vector<Setting>& Settings() {
         "elsewhere (0)",
         [](Config& c) -> int& { return c.write_ops_per_command; }, 0, 100'000));
     v.push_back(Int(
-        "READ_USERS_PER_QUERY", false, "user ids per query of a chunk's reads (128)",
+        "READ_USERS_PER_QUERY", false,
+        "users per unit of work: one query each for their goals, history and analytics (128)",
         [](Config& c) -> int& { return c.read_users_per_query; }, 1, 1'000'000));
+    v.push_back(Int(
+        "IO_CONCURRENCY", false,
+        "units of READ_USERS_PER_QUERY users read, computed and written at once, each on its own "
+        "connection (2)",
+        [](Config& c) -> int& { return c.io_concurrency; }, 1, 64));
     return v;
   }();
   return kSettings;

@@ -45,7 +45,8 @@ struct Config {
   int users_per_chunk = 1000;            // USERS_PER_CHUNK: users read/computed/written together
   int recompute_users_per_batch = 5000;  // RECOMPUTE_USERS_PER_BATCH: `run`'s slice of a full pass
   int write_ops_per_command = 0;         // WRITE_OPS_PER_COMMAND, 0 = by server (10 on FerretDB v1)
-  int read_users_per_query = 128;  // READ_USERS_PER_QUERY: user ids per `$in` of a chunk's reads
+  int io_concurrency = 2;          // IO_CONCURRENCY: units of READ_USERS_PER_QUERY users in flight
+  int read_users_per_query = 128;  // READ_USERS_PER_QUERY: users per unit (one `$in` per read)
 };
 
 // Which variables a command reads.

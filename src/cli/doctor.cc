@@ -142,7 +142,7 @@ Outcome Doctor(CommandContext& ctx) {
   auto version = ctx.db().ServerVersion();
   if (!version.ok()) {
     r.Fail("database: " + version.status().message(),
-           "check that the server is up and reachable from this host, and MONGO_URI");
+           UnreachableAdvice(version.status().message()));
     // No server (3), or another failure of the checks (1).
     return Outcome::Reported(Status(version.status().code() == StatusCode::kUnavailable
                                         ? StatusCode::kUnavailable

@@ -69,6 +69,7 @@ EngineOptions EngineOptionsFrom(const Config& c) {
   o.reconcile_interval_ms = static_cast<int64_t>(c.reconcile_interval_hours * 3'600'000);
   o.users_per_chunk = static_cast<size_t>(c.users_per_chunk);
   o.read_users_per_query = static_cast<size_t>(c.read_users_per_query);
+  o.io_concurrency = c.io_concurrency;
   o.recompute_users_per_batch = static_cast<size_t>(c.recompute_users_per_batch);
   return o;
 }

@@ -82,6 +82,7 @@ std::vector<std::pair<std::string, std::string>> ConfigSummary(const Config& c) 
       {"WRITE_OPS_PER_COMMAND",
        c.write_ops_per_command == 0 ? "by server" : std::to_string(c.write_ops_per_command)},
       {"READ_USERS_PER_QUERY", std::to_string(c.read_users_per_query)},
+      {"IO_CONCURRENCY", std::to_string(c.io_concurrency)},
   };
 }
 

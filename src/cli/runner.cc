@@ -83,6 +83,16 @@ Result<CheckpointLock> AcquireCheckpointLock(const std::string& dir) {
   return InvalidArgument(lock.status().message());  // CHECKPOINT_LOCATION is unusable
 }
 
+std::string UnreachableAdvice(std::string_view message) {
+  std::string advice = "check that the server is up and reachable from this host, and MONGO_URI";
+  // What libmongoc reports when the server closes a plain connection (or does not answer it).
+  if (message.find("Failed to read 4 bytes") != std::string_view::npos)
+    advice +=
+        "; a server that requires TLS closes plain connections like this: then MONGO_URI needs "
+        "tls=true (and tlsCAFile=<CA file> for a private CA)";
+  return advice;
+}
+
 std::string WhatToDo(const Status& status, const std::string& command) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
@@ -91,8 +101,7 @@ std::string WhatToDo(const Status& status, const std::string& command) {
           "{} --help`; the variables are in docs/OPERATIONS.md)",
           command);
     case StatusCode::kUnavailable:
-      return "check that the server is up and reachable from this host, and MONGO_URI "
-             "(`health-analytics doctor` checks both)";
+      return UnreachableAdvice(status.message()) + " (`health-analytics doctor` checks both)";
     case StatusCode::kAlreadyLocked:
       return "one engine per CHECKPOINT_LOCATION: stop the other instance first";
     default:

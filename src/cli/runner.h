@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "checkpoint/lock.h"
 #include "cli/config.h"
@@ -108,6 +109,11 @@ int RunCommand(const CommandSpec& spec, int argc, char** argv);
 // CheckpointLock::Acquire for a command: kAlreadyLocked as it is (exit 4); a folder or lock file
 // that cannot be created is a configuration error (kInvalidArgument, exit 2).
 Result<CheckpointLock> AcquireCheckpointLock(const std::string& dir);
+
+// What to check when the database cannot be reached, given the error's message: the server and
+// MONGO_URI, and tls=true when the message is what a TLS-only server's refusal of a plain
+// connection looks like.
+std::string UnreachableAdvice(std::string_view message);
 
 // The line saying what to do after a failure with this status's code ("" when there is no
 // general advice).

@@ -74,6 +74,7 @@ Status OptionsFromJson(const Json& j, EngineOptions* o) {
                     ReadField(j, "worker_threads", w, &o->worker_threads),
                     ReadField(j, "users_per_chunk", w, &o->users_per_chunk),
                     ReadField(j, "read_users_per_query", w, &o->read_users_per_query),
+                    ReadField(j, "io_concurrency", w, &o->io_concurrency),
                     ReadField(j, "write_attempts", w, &o->write_attempts),
                     ReadField(j, "recompute_users_per_batch", w, &o->recompute_users_per_batch),
                     ReadField(j, "reconcile_interval_ms", w, &o->reconcile_interval_ms)})
@@ -98,6 +99,7 @@ std::string BatchContextToJson(const BatchContext& c) {
                   {"worker_threads", o.worker_threads},
                   {"users_per_chunk", o.users_per_chunk},
                   {"read_users_per_query", o.read_users_per_query},
+                  {"io_concurrency", o.io_concurrency},
                   {"write_attempts", o.write_attempts},
                   {"recompute_users_per_batch", o.recompute_users_per_batch},
                   {"reconcile_interval_ms", o.reconcile_interval_ms}};

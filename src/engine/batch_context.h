@@ -26,6 +26,9 @@ struct EngineOptions {
   // READ_USERS_PER_QUERY: user ids per read of a chunk's history, goals and analytics keys. A
   // server answers one `$in` of a thousand ids several times slower than eight of 128.
   size_t read_users_per_query = 128;
+  // IO_CONCURRENCY: units of read_users_per_query users in flight at once (read, compute, write),
+  // each on its own pooled connection.
+  int io_concurrency = 2;
   int write_attempts = 3;  // per user, before dead-lettering `write-failed`
   // Daily-recompute users handled per batch of `run` before the normal batch (interleaving).
   size_t recompute_users_per_batch = 5000;

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
@@ -17,14 +18,10 @@
 namespace ha {
 namespace {
 
-// Users computed, planned and written together within a chunk (whose reads are shared): the
-// planned documents of this many users are in memory at once.
-constexpr size_t kUsersPerSlice = 128;
-
 using Key = std::pair<Metric, TimeRange>;
 using ExistingByUser = std::unordered_map<ObjectId, std::vector<ExistingAnalytics>, ObjectIdHash>;
 
-// What a chunk's three reads found.
+// What a unit's three reads found.
 struct ChunkReads {
   GoalsByUser goals;
   HistoryByUser history;
@@ -123,7 +120,7 @@ void RecordWholeUser(const BatchContext& context, const ObjectId& user, std::str
   if (dead_letters.Record(l)) ++counts->dead_letters;
 }
 
-// The slice's analytics and planned writes, computed on WORKER_THREADS threads partitioned by
+// The unit's analytics and planned writes, computed on WORKER_THREADS threads partitioned by
 // user (each worker writes only its users' entries; the reads are shared, never inserted into).
 void ComputeSlice(const BatchContext& context, std::span<const ObjectId> users,
                   const ChunkReads& reads, const WriteStamp& stamp, Instant wall_start,
@@ -191,7 +188,7 @@ Status RetryUserByUser(const BatchContext& context, std::span<const ObjectId> us
   return Status::Ok();
 }
 
-// Computes, plans and writes `users` (a slice of a chunk) from the chunk's reads.
+// Computes, plans and writes `users` (a unit) from the unit's reads.
 Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> users,
                        const ChunkReads& reads, const WriteStamp& stamp, Instant wall_start,
                        EngineStore& store, DeadLetterSink& dead_letters, ChangeListener* listener,
@@ -241,72 +238,112 @@ Status ComputeAndWrite(const BatchContext& context, std::span<const ObjectId> us
   return Status::Ok();
 }
 
-// A chunk's goals, history in [from, to] and analytics keys, read_users_per_query users per
-// query: a server answers one `$in` of a thousand ids several times slower than eight of 128
-// (issue 15's measurements), and a query of a bounded list has a bounded reply.
-Status ReadChunk(const BatchContext& context, std::span<const ObjectId> users, Day from, Day to,
-                 EngineStore& store, ChunkReads* reads) {
-  const size_t per_query = std::max<size_t>(1, context.options.read_users_per_query);
+// A unit's goals, history in [from, to] and analytics keys: one query each.
+Status ReadUnit(const BatchContext& context, std::span<const ObjectId> users, Day from, Day to,
+                EngineStore& store, ChunkReads* reads) {
   std::vector<ExistingAnalytics> existing;
-  for (size_t i = 0; i < users.size(); i += per_query) {
-    const std::span<const ObjectId> list = users.subspan(i, std::min(per_query, users.size() - i));
-    if (Status st = store.ReadGoals(list, &reads->goals); !st.ok()) return st;
-    if (Status st = store.ReadHistory(list, from, to, context.options.analytics, &reads->history);
-        !st.ok())
-      return st;
-    if (Status st = store.ReadAnalytics(list, &existing); !st.ok()) return st;
-  }
+  if (Status st = store.ReadGoals(users, &reads->goals); !st.ok()) return st;
+  if (Status st = store.ReadHistory(users, from, to, context.options.analytics, &reads->history);
+      !st.ok())
+    return st;
+  if (Status st = store.ReadAnalytics(users, &existing); !st.ok()) return st;
   for (const ExistingAnalytics& e : existing) reads->existing[e.user].push_back(e);
   return Status::Ok();
 }
 
-// One chunk: its reads, then compute and write a slice at a time.
-Status RecomputeChunk(const BatchContext& context, std::span<const ObjectId> users,
-                      EngineStore& store, DeadLetterSink& dead_letters, ChangeListener* listener,
-                      const std::atomic<bool>* stop, UsersProcessed* done) {
-  if (users.empty()) return Status::Ok();
+// One unit of at most READ_USERS_PER_QUERY users: its reads, then compute and write.
+Status ProcessUnit(const BatchContext& context, std::span<const ObjectId> users,
+                   const WriteStamp& stamp, EngineStore& store, DeadLetterSink& dead_letters,
+                   ChangeListener* listener, const std::atomic<bool>* stop, UsersProcessed* done) {
   const Instant wall_start = NowMillis();
   const Day today = DayOf(context.clock);
   const Day from = today - context.options.analytics.history_days + 1;
-
   const int64_t read_start = MonotonicMicros();
   ChunkReads reads;
-  if (Status st = ReadChunk(context, users, from, today, store, &reads); !st.ok()) return st;
+  if (Status st = ReadUnit(context, users, from, today, store, &reads); !st.ok()) return st;
   done->time.read_us += MonotonicMicros() - read_start;
-
-  WriteStamp stamp;
-  stamp.calculated_at = context.clock;
-  stamp.result_ttl_days = context.options.result_ttl_days;
-  stamp.spark_job_id = fmt::format("health-analytics:{}", context.batch_id);
-
-  // The reads above are per chunk (one query each), but the computed analytics and the planned
-  // documents (a few KB each, 24 per user) are held only for kUsersPerSlice users, so memory
-  // does not grow with the chunk.
-  for (size_t s0 = 0; s0 < users.size(); s0 += kUsersPerSlice) {
-    const std::span<const ObjectId> slice =
-        users.subspan(s0, std::min(kUsersPerSlice, users.size() - s0));
-    if (Status st = ComputeAndWrite(context, slice, reads, stamp, wall_start, store, dead_letters,
-                                    listener, stop, done);
-        !st.ok())
-      return st;
-  }
+  if (Status st = ComputeAndWrite(context, users, reads, stamp, wall_start, store, dead_letters,
+                                  listener, stop, done);
+      !st.ok())
+    return st;
   done->counts.users += static_cast<int64_t>(users.size());
   return Status::Ok();
 }
+
+// The dead-letter sink and the listener, called by one worker at a time.
+class SerializedSinks final : public DeadLetterSink, public ChangeListener {
+ public:
+  SerializedSinks(DeadLetterSink& dead_letters, ChangeListener* listener)
+      : dead_letters_(dead_letters), listener_(listener) {}
+  bool Record(const DeadLetter& letter) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dead_letters_.Record(letter);
+  }
+  void OnUserChanged(const ObjectId& user, Instant calculated_at,
+                     std::vector<AnalyticsChange>&& changes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener_->OnUserChanged(user, calculated_at, std::move(changes));
+  }
+  void OnBatchCommitted(int64_t) override {}  // not called by ProcessUsers
+  void OnBatchAbandoned(int64_t) override {}
+
+ private:
+  std::mutex mu_;
+  DeadLetterSink& dead_letters_;
+  ChangeListener* listener_;
+};
 
 }  // namespace
 
 Status ProcessUsers(const BatchContext& context, std::span<const ObjectId> users,
                     EngineStore& store, DeadLetterSink& dead_letters, ChangeListener* listener,
                     const std::atomic<bool>* stop, UsersProcessed* done) {
-  const size_t per_chunk = std::max<size_t>(1, context.options.users_per_chunk);
-  for (size_t i = 0; i < users.size(); i += per_chunk) {
-    const size_t n = std::min(per_chunk, users.size() - i);
-    if (Status st =
-            RecomputeChunk(context, users.subspan(i, n), store, dead_letters, listener, stop, done);
-        !st.ok())
-      return st;
+  WriteStamp stamp;
+  stamp.calculated_at = context.clock;
+  stamp.result_ttl_days = context.options.result_ttl_days;
+  stamp.spark_job_id = fmt::format("health-analytics:{}", context.batch_id);
+  const size_t per_unit = std::max<size_t>(1, context.options.read_users_per_query);
+  const size_t units = (users.size() + per_unit - 1) / per_unit;
+  auto unit = [&](size_t u) {
+    return users.subspan(u * per_unit, std::min(per_unit, users.size() - u * per_unit));
+  };
+  const size_t workers = std::min<size_t>(std::max(1, context.options.io_concurrency), units);
+  if (workers <= 1) {
+    for (size_t u = 0; u < units; ++u)
+      if (Status st =
+              ProcessUnit(context, unit(u), stamp, store, dead_letters, listener, stop, done);
+          !st.ok())
+        return st;
+    return Status::Ok();
   }
+  // K workers, each taking the next unit until none is left or one failed. Each has its own
+  // counts (summed at the end) and calls the store on its own (a MongoStore pops a pooled client
+  // per call); the sinks are serialized.
+  SerializedSinks sinks(dead_letters, listener);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<UsersProcessed> per_worker(workers);
+  std::vector<Status> errors(workers);
+  auto work = [&](size_t w) {
+    for (size_t u; !failed.load() && (u = next.fetch_add(1)) < units;) {
+      Status st = ProcessUnit(context, unit(u), stamp, store, sinks, listener ? &sinks : nullptr,
+                              stop, &per_worker[w]);
+      if (!st.ok()) {
+        errors[w] = st;
+        failed.store(true);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (std::thread& t : threads) t.join();
+  for (const UsersProcessed& p : per_worker) {
+    done->counts += p.counts;
+    done->time += p.time;
+  }
+  for (const Status& st : errors)
+    if (!st.ok()) return st;
   return Status::Ok();
 }
 

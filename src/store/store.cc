@@ -5,6 +5,7 @@
 #include <mongoc/mongoc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <string_view>
@@ -180,27 +181,57 @@ bool SameKeys(const bson_t* key, const IndexSpec& s) {
 
 }  // namespace
 
+// A client popped from the pool for one operation, pushed back when the lease goes (after the
+// collections and cursors made from it, which are declared after it).
+class ClientLease {
+ public:
+  explicit ClientLease(mongoc_client_pool_t* pool)
+      : pool_(pool), client_(mongoc_client_pool_pop(pool)) {}
+  ~ClientLease() { mongoc_client_pool_push(pool_, client_); }
+  ClientLease(const ClientLease&) = delete;
+  ClientLease& operator=(const ClientLease&) = delete;
+  mongoc_client_t* get() const { return client_; }
+
+ private:
+  mongoc_client_pool_t* pool_;
+  mongoc_client_t* client_;
+};
+
+// A collection on a leased client: the client stays out of the pool while it is used.
+struct LeasedCollection {
+  LeasedCollection(mongoc_client_pool_t* pool, const std::string& db, const std::string& name)
+      : lease(pool), coll(mongoc_client_get_collection(lease.get(), db.c_str(), name.c_str())) {}
+  mongoc_collection_t* get() const { return coll.get(); }
+  ClientLease lease;
+  CollectionPtr coll;
+};
+
+// The command monitoring's counts, from whichever thread a pooled client ran on.
+struct AtomicIo {
+  std::atomic<int64_t> commands{0};
+  std::atomic<int64_t> bytes_read{0};
+};
+
 struct MongoStore::Impl {
   StoreOptions options;
   mongoc_uri_t* uri = nullptr;
-  mongoc_client_t* client = nullptr;
+  mongoc_client_pool_t* pool = nullptr;
   mongoc_write_concern_t* write_concern = nullptr;
-  int write_ops_per_command = 0;  // from buildInfo, once known (WriteOpsPerCommand)
-  IoCounts io;                    // the command monitoring's counts (one client, one thread)
+  std::atomic<int> write_ops_per_command{0};  // from buildInfo, once known (WriteOpsPerCommand)
+  AtomicIo io;
 
   ~Impl() {
     if (write_concern) mongoc_write_concern_destroy(write_concern);
-    if (client) mongoc_client_destroy(client);
+    if (pool) mongoc_client_pool_destroy(pool);
     if (uri) mongoc_uri_destroy(uri);
   }
 
-  CollectionPtr Coll(const std::string& name) const {
-    return CollectionPtr(
-        mongoc_client_get_collection(client, options.database.c_str(), name.c_str()));
+  LeasedCollection Coll(const std::string& name) const {
+    return LeasedCollection(pool, options.database, name);
   }
-  CollectionPtr Source() const { return Coll(options.source_collection); }
-  CollectionPtr Analytics() const { return Coll(options.analytics_collection); }
-  CollectionPtr Users() const { return Coll(options.users_collection); }
+  LeasedCollection Source() const { return Coll(options.source_collection); }
+  LeasedCollection Analytics() const { return Coll(options.analytics_collection); }
+  LeasedCollection Users() const { return Coll(options.users_collection); }
 
   const std::string& RoleName(std::string_view role) const {
     return role == "source" ? options.source_collection : options.analytics_collection;
@@ -226,25 +257,25 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
                                    options.server_selection_timeout_ms);
   if (!mongoc_uri_has_option(impl->uri, MONGOC_URI_APPNAME))
     mongoc_uri_set_appname(impl->uri, "health-analytics");
-  impl->client = mongoc_client_new_from_uri_with_error(impl->uri, &error);
-  if (!impl->client)
+  impl->pool = mongoc_client_pool_new_with_error(impl->uri, &error);
+  if (!impl->pool)
     return InvalidArgument(fmt::format("MONGO_URI could not be used: {}", error.message));
-  mongoc_client_set_error_api(impl->client, MONGOC_ERROR_API_VERSION_2);
+  mongoc_client_pool_set_error_api(impl->pool, MONGOC_ERROR_API_VERSION_2);
   // Command monitoring, for the batch log's io. Only the reply events: a started callback would
   // make libmongoc assemble every command (a bulk write's documents included) into one BSON.
   mongoc_apm_callbacks_t* apm = mongoc_apm_callbacks_new();
   mongoc_apm_set_command_succeeded_cb(apm, [](const mongoc_apm_command_succeeded_t* event) {
-    auto* io = static_cast<IoCounts*>(mongoc_apm_command_succeeded_get_context(event));
+    auto* io = static_cast<AtomicIo*>(mongoc_apm_command_succeeded_get_context(event));
     ++io->commands;
     io->bytes_read += mongoc_apm_command_succeeded_get_reply(event)->len;
   });
   mongoc_apm_set_command_failed_cb(apm, [](const mongoc_apm_command_failed_t* event) {
-    auto* io = static_cast<IoCounts*>(mongoc_apm_command_failed_get_context(event));
+    auto* io = static_cast<AtomicIo*>(mongoc_apm_command_failed_get_context(event));
     ++io->commands;
     if (const bson_t* reply = mongoc_apm_command_failed_get_reply(event))
       io->bytes_read += reply->len;
   });
-  mongoc_client_set_apm_callbacks(impl->client, apm, &impl->io);
+  mongoc_client_pool_set_apm_callbacks(impl->pool, apm, &impl->io);
   mongoc_apm_callbacks_destroy(apm);
   // {w: 1, j: true} unless the URI says otherwise.
   const mongoc_write_concern_t* uri_wc = mongoc_uri_get_write_concern(impl->uri);
@@ -256,14 +287,20 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
 
-IoCounts MongoStore::Io() const { return impl_->io; }
+IoCounts MongoStore::Io() const {
+  IoCounts io;
+  io.commands = impl_->io.commands.load();
+  io.bytes_read = impl_->io.bytes_read.load();
+  return io;
+}
 
 Status MongoStore::Ping() {
   ScopedBson cmd, reply;
   bson_append_int32(cmd.get(), "ping", -1, 1);
   bson_error_t error;
+  ClientLease client(impl_->pool);
   const bool ok =
-      mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(), &error);
+      mongoc_client_command_simple(client.get(), "admin", cmd.get(), nullptr, reply.get(), &error);
   if (!ok) return FromError(error, "ping the database server");
   return Status::Ok();
 }
@@ -272,8 +309,9 @@ Result<std::string> MongoStore::ServerVersion() {
   ScopedBson cmd, reply;
   bson_append_int32(cmd.get(), "buildInfo", -1, 1);
   bson_error_t error;
+  ClientLease client(impl_->pool);
   const bool ok =
-      mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(), &error);
+      mongoc_client_command_simple(client.get(), "admin", cmd.get(), nullptr, reply.get(), &error);
   std::string version;
   if (ok) {
     bson_iter_t it;
@@ -433,24 +471,25 @@ int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version) {
 // round trip per 10 writes.
 Result<int> MongoStore::WriteOpsPerCommand() {
   if (impl_->options.write_ops_per_command > 0) return impl_->options.write_ops_per_command;
-  if (impl_->write_ops_per_command > 0) return impl_->write_ops_per_command;
+  if (impl_->write_ops_per_command > 0) return impl_->write_ops_per_command.load();
   ScopedBson cmd, reply;
   bson_append_int32(cmd.get(), "buildInfo", -1, 1);
   bson_error_t error;
-  if (!mongoc_client_command_simple(impl_->client, "admin", cmd.get(), nullptr, reply.get(),
+  ClientLease client(impl_->pool);
+  if (!mongoc_client_command_simple(client.get(), "admin", cmd.get(), nullptr, reply.get(),
                                     &error)) {
     Status st = FromError(error, "read the server's buildInfo (to size write commands)");
     if (st.code() == StatusCode::kUnavailable) return st;
     // A server without buildInfo: the small commands are safe everywhere.
     impl_->write_ops_per_command = kFerretDbV1WriteOpsPerCommand;
-    return impl_->write_ops_per_command;
+    return impl_->write_ops_per_command.load();
   }
   bson_iter_t it;
   const bool is_ferretdb = bson_iter_init_find(&it, reply.get(), "ferretdbVersion");
   const std::string_view version =
       is_ferretdb && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
   impl_->write_ops_per_command = WriteOpsPerCommandFor(is_ferretdb, version);
-  return impl_->write_ops_per_command;
+  return impl_->write_ops_per_command.load();
 }
 
 Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCounts* counts) {
@@ -741,7 +780,8 @@ Result<QueryPlan> MongoStore::ExplainQuery(std::string_view kind) {
   bson_append_utf8(cmd.get(), "verbosity", -1, "queryPlanner", -1);
   ScopedBson reply;
   bson_error_t error;
-  const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
+  ClientLease client(impl_->pool);
+  const bool ok = mongoc_client_command_simple(client.get(), impl_->options.database.c_str(),
                                                cmd.get(), nullptr, reply.get(), &error);
   QueryPlan plan;
   if (ok) {
@@ -806,7 +846,8 @@ Status MongoStore::CreateIndexes(std::vector<std::string>* warnings) {
       bson_append_document_end(&indexes, &index);
       bson_append_array_end(cmd.get(), &indexes);
       bson_error_t error;
-      const bool ok = mongoc_client_command_simple(impl_->client, impl_->options.database.c_str(),
+      ClientLease client(impl_->pool);
+      const bool ok = mongoc_client_command_simple(client.get(), impl_->options.database.c_str(),
                                                    cmd.get(), nullptr, reply.get(), &error);
       if (!ok) {
         Status st = FromError(error, "create index");

@@ -4,8 +4,10 @@
 // (decoded by the codec layer).
 //
 // Every method returns kUnavailable when no server could be selected (the caller retries) and
-// another non-OK Status for a server-side error; the message says what was being done. One
-// MongoStore holds one libmongoc client: it is not thread-safe (give each thread its own).
+// another non-OK Status for a server-side error; the message says what was being done. A
+// MongoStore holds a libmongoc client pool: each call pops a client (its own connection) for its
+// duration, so calls may run on several threads at once (the engine's IO_CONCURRENCY workers
+// do); a pooled client waits up to serverSelectionTimeoutMS for a server that is down.
 #pragma once
 
 #include <memory>

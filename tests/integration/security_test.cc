@@ -137,7 +137,7 @@ TEST(TlsTest, OnceWritesAnalyticsOverTlsAndRefusesAServerItCannotTrust) {
   for (const Bad& bad : {
            Bad{base + "&tls=true", "certificate verify failed"},  // no CA: the system store
            Bad{base + "&tls=true&tlsCAFile=" + pki.other_ca, "certificate verify failed"},
-           Bad{base, "calling hello"},  // plain TCP to a TLS-only server
+           Bad{base, "MONGO_URI needs tls=true"},  // plain TCP to a TLS-only server
        }) {
     env["MONGO_URI"] = bad.uri;
     RunResult r = RunHa({"once", "--now", FormatInstant(kT)}, env, work.path());

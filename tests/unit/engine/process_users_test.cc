@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -53,6 +57,7 @@ TEST(BatchContextTest, RoundTripsThroughJson) {
   c.options.worker_threads = 5;
   c.options.users_per_chunk = 64;
   c.options.read_users_per_query = 17;
+  c.options.io_concurrency = 6;
   c.options.write_attempts = 2;
   c.options.recompute_users_per_batch = 9;
   c.options.reconcile_interval_ms = 0;
@@ -66,6 +71,7 @@ TEST(BatchContextTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->options.analytics.anomaly_min_deviation_percent, 2.5);
   EXPECT_EQ(back->options.users_per_chunk, 64u);
   EXPECT_EQ(back->options.read_users_per_query, 17u);
+  EXPECT_EQ(back->options.io_concurrency, 6);
   EXPECT_EQ(back->options.reconcile_interval_ms, 0);
 }
 
@@ -169,7 +175,7 @@ TEST(ProcessUsersTest, CallsFromSeveralThreadsOnDisjointUsersAllLand) {
   EXPECT_EQ(store.AnalyticsDocuments().size(), 120u);
 }
 
-TEST(ProcessUsersTest, ReadsAChunkInListsOfReadUsersPerQuery) {
+TEST(ProcessUsersTest, ReadsInUnitsOfReadUsersPerQuery) {
   MemoryStore store;
   std::vector<ObjectId> users;
   for (int i = 0; i < 23; ++i) {
@@ -179,13 +185,14 @@ TEST(ProcessUsersTest, ReadsAChunkInListsOfReadUsersPerQuery) {
   }
   LockedSink sink;
   EngineOptions options;
-  options.users_per_chunk = 10;      // chunks of 10, 10, 3
-  options.read_users_per_query = 4;  // each read as 4 + 4 + 2, then 3
+  options.users_per_chunk = 10;      // has no say in ProcessUsers (the engine's progress saves)
+  options.read_users_per_query = 4;  // units of 4, 4, 4, 4, 4, 3
+  options.io_concurrency = 1;        // one after the other, in order
   UsersProcessed done;
   ASSERT_TRUE(
       ProcessUsers(BatchContext{1, kNow, options}, users, store, sink, nullptr, nullptr, &done)
           .ok());
-  const std::vector<size_t> expected{4, 4, 2, 4, 4, 2, 3};
+  const std::vector<size_t> expected{4, 4, 4, 4, 4, 3};
   for (auto op : {MemoryStore::Op::kReadHistory, MemoryStore::Op::kReadGoals,
                   MemoryStore::Op::kReadAnalytics})
     EXPECT_EQ(store.user_list_sizes(op), expected) << static_cast<int>(op);
@@ -208,6 +215,167 @@ TEST(ProcessUsersTest, AnOutageStopsWithoutDeadLetters) {
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_TRUE(sink.letters.empty());
   EXPECT_TRUE(store.AnalyticsDocuments().empty());
+}
+
+// An EngineStore that holds each ReadHistory until `want` of them are in flight at once (or
+// 5 s passed), and remembers the most it saw: proof that units overlap.
+class OverlapStore final : public EngineStore {
+ public:
+  OverlapStore(MemoryStore& inner, int want) : inner_(inner), want_(want) {}
+  Status ReadHistory(std::span<const ObjectId> users, Day from, Day to,
+                     const AnalyticsOptions& options, HistoryByUser* out) override {
+    {
+      std::unique_lock lock(mu_);
+      max_in_flight = std::max(max_in_flight, ++in_flight_);
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(5), [&] { return in_flight_ >= want_ || reached_; });
+      reached_ = true;  // once reached, the rest go through
+    }
+    Status st = inner_.ReadHistory(users, from, to, options, out);
+    std::lock_guard lock(mu_);
+    --in_flight_;
+    return st;
+  }
+  Status ReadChanges(const Cursor& a, int l, const AnalyticsOptions& o,
+                     const std::function<void(ChangedVersion&&)>& e) override {
+    return inner_.ReadChanges(a, l, o, e);
+  }
+  Status ReadWindowAndChanges(Instant f, const Cursor& a, int l, const AnalyticsOptions& o,
+                              const std::function<void(ChangedVersion&&)>& w,
+                              const std::function<void(ChangedVersion&&)>& c) override {
+    return inner_.ReadWindowAndChanges(f, a, l, o, w, c);
+  }
+  Status ReadGoals(std::span<const ObjectId> u, GoalsByUser* out) override {
+    return inner_.ReadGoals(u, out);
+  }
+  Status ReadAnalytics(std::span<const ObjectId> u, std::vector<ExistingAnalytics>* out) override {
+    return inner_.ReadAnalytics(u, out);
+  }
+  Status WriteAnalytics(std::vector<AnalyticsWrite>& w, WriteCounts* c) override {
+    return inner_.WriteAnalytics(w, c);
+  }
+  Status ListUsers(Day f, Day t, std::vector<ObjectId>* out) override {
+    return inner_.ListUsers(f, t, out);
+  }
+  Result<int64_t> DeleteExpired(Instant now) override { return inner_.DeleteExpired(now); }
+  Result<bool> HasTtlIndex() override { return inner_.HasTtlIndex(); }
+  IoCounts Io() const override { return inner_.Io(); }
+
+  int max_in_flight = 0;
+
+ private:
+  MemoryStore& inner_;
+  const int want_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+  bool reached_ = false;
+};
+
+// A listener that is not thread-safe on purpose: ProcessUsers must call it from one thread at
+// a time (a data race here is what TSan reports).
+class CountingListener final : public ChangeListener {
+ public:
+  void OnUserChanged(const ObjectId& user, Instant, std::vector<AnalyticsChange>&& c) override {
+    changes[user] += static_cast<int>(c.size());
+  }
+  void OnBatchCommitted(int64_t) override {}
+  void OnBatchAbandoned(int64_t) override {}
+  std::map<ObjectId, int> changes;
+};
+
+// (user, metricType, timeRange) -> metadata.contentDigest of every stored document.
+std::map<std::string, std::string> DigestsByKey(const MemoryStore& store) {
+  std::map<std::string, std::string> out;
+  for (const BsonDoc& d : store.AnalyticsDocuments()) {
+    bson_iter_t it;
+    std::string user;
+    if (bson_iter_init_find(&it, d.get(), "userId") && BSON_ITER_HOLDS_OID(&it)) {
+      char hex[25];
+      bson_oid_to_string(bson_iter_oid(&it), hex);
+      user = hex;
+    }
+    out[user + "/" + StringAt(d.get(), "metricType") + "/" + StringAt(d.get(), "timeRange")] =
+        StringAt(d.get(), "metadata.contentDigest");
+  }
+  return out;
+}
+
+// 30 users with three days of steps each.
+void PutUsersWithHistory(MemoryStore* store, std::vector<ObjectId>* users) {
+  for (int i = 0; i < 30; ++i) {
+    for (int d = 0; d < 3; ++d) {
+      BsonDoc doc =
+          Steps(Doc(100 * i + d), User(i), kDay - d, 1000.0 * (d + 1) + i, kNow - 3'600'000 + d);
+      ASSERT_TRUE(store->PutHealthMetric(doc.get()));
+    }
+    users->push_back(User(i));
+  }
+}
+
+TEST(ProcessUsersTest, UnitsInFlightAtOnceWriteWhatOneAtATimeWrites) {
+  MemoryStore serial_store, parallel_store;
+  std::vector<ObjectId> users;
+  PutUsersWithHistory(&serial_store, &users);
+  std::vector<ObjectId> same;
+  PutUsersWithHistory(&parallel_store, &same);
+  EngineOptions options;
+  options.read_users_per_query = 4;  // 8 units
+  options.io_concurrency = 1;
+  LockedSink serial_sink, parallel_sink;
+  CountingListener serial_heard, parallel_heard;
+  UsersProcessed serial, parallel;
+  ASSERT_TRUE(ProcessUsers(BatchContext{5, kNow, options}, users, serial_store, serial_sink,
+                           &serial_heard, nullptr, &serial)
+                  .ok());
+
+  options.io_concurrency = 3;
+  OverlapStore overlap(parallel_store, 3);
+  ASSERT_TRUE(ProcessUsers(BatchContext{5, kNow, options}, users, overlap, parallel_sink,
+                           &parallel_heard, nullptr, &parallel)
+                  .ok());
+  EXPECT_EQ(overlap.max_in_flight, 3);  // three units were reading at once
+  EXPECT_EQ(parallel.counts.users, 30);
+  EXPECT_EQ(parallel.counts.inserted, 30 * 3);
+  EXPECT_EQ(parallel.counts.computed, serial.counts.computed);
+  EXPECT_EQ(parallel.counts.inserted, serial.counts.inserted);
+  EXPECT_EQ(parallel_heard.changes, serial_heard.changes);
+  EXPECT_EQ(parallel_heard.changes.size(), 30u);
+  const auto digests = DigestsByKey(parallel_store);
+  EXPECT_EQ(digests.size(), 90u);
+  EXPECT_EQ(digests, DigestsByKey(serial_store));
+  // Every user's history was read exactly once.
+  std::vector<ObjectId> read = parallel_store.history_reads();
+  std::sort(read.begin(), read.end());
+  std::vector<ObjectId> expected = users;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(read, expected);
+}
+
+TEST(ProcessUsersTest, AnOutageInOneOfSeveralUnitsStopsTheCallAndARetryConverges) {
+  MemoryStore store;
+  std::vector<ObjectId> users;
+  PutUsersWithHistory(&store, &users);
+  EngineOptions options;
+  options.read_users_per_query = 4;
+  options.io_concurrency = 3;
+  store.FailNext(MemoryStore::Op::kWriteAnalytics, Unavailable("no server"));
+  LockedSink sink;
+  UsersProcessed first;
+  Status st =
+      ProcessUsers(BatchContext{6, kNow, options}, users, store, sink, nullptr, nullptr, &first);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(sink.letters.empty());  // an outage is nobody's fault
+  EXPECT_LT(store.AnalyticsDocuments().size(), 90u);
+
+  UsersProcessed again;
+  ASSERT_TRUE(
+      ProcessUsers(BatchContext{6, kNow, options}, users, store, sink, nullptr, nullptr, &again)
+          .ok());
+  EXPECT_EQ(store.AnalyticsDocuments().size(), 90u);
+  EXPECT_EQ(again.counts.users, 30);
+  EXPECT_EQ(again.counts.inserted + again.counts.unchanged, 90);
+  EXPECT_TRUE(sink.letters.empty());
 }
 
 }  // namespace
