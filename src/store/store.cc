@@ -96,14 +96,24 @@ void AppendSortByCursor(bson_t* opts) {
   bson_append_document_end(opts, &sort);
 }
 
-// Documents per reply of a large read. The server's own cap is a 16 MB reply (some servers
-// send the whole result at once); libmongoc holds a reply twice while it is read, so the reads
-// that can return a backlog ask for bounded replies: memory then stays independent of the
-// server and of the result's size, for a round trip per a few MB.
-constexpr int32_t kVersionsPerReply = 10'000;   // projected versions and history: ~300 B each
-constexpr int32_t kAnalyticsPerReply = 10'000;  // projected analytics keys: ~150 B each
+// Documents per reply of a read that can return a backlog (the poll, the user list). The
+// server's own cap is a 16 MB reply (some servers send the whole result at once); libmongoc
+// holds a reply twice while it is read, so these reads ask for bounded replies: memory then
+// stays independent of the server and of the result's size, for a round trip per a few MB.
+constexpr int32_t kVersionsPerReply = 10'000;  // projected versions: ~300 B each
 
 void AppendBatchSize(bson_t* opts, int32_t n) { bson_append_int32(opts, "batchSize", -1, n); }
+
+// The batch size of a read of one unit's users (ReadHistory, ReadAnalytics): room for the whole
+// expected result, `per_user` documents per user, so that it comes in one reply (the server still
+// caps a reply at 16 MB; the rest follows by getMore). A unit is bounded (READ_USERS_PER_QUERY
+// users), so its reply is too; a getMore is a round trip, and each one costs more than the bytes
+// on a server that resumes its query for it (issue 15: a read in batches of 10,000 took 5.5 s
+// there, 2.2 s in fewer, larger replies). Measured: docs/PERFORMANCE.md, "Cursor batch sizes".
+int32_t UnitBatchSize(size_t users, int64_t per_user) {
+  const int64_t n = static_cast<int64_t>(users) * std::max<int64_t>(per_user, 1);
+  return static_cast<int32_t>(std::clamp<int64_t>(n, 1, 1'000'000));
+}
 
 // {userId: {$ne: null}, $or: [{updatedAt: {$gt: t}}, {updatedAt: t, _id: {$gt: id}}]}
 // plus an optional upper bound on updatedAt.
@@ -394,7 +404,7 @@ Status MongoStore::ReadHistory(std::span<const ObjectId> users, Day from, Day to
   for (const char* f : {"_id", "userId", "updatedAt", "date", "metrics"})
     bson_append_int32(&proj, f, -1, 1);
   bson_append_document_end(opts.get(), &proj);
-  AppendBatchSize(opts.get(), kVersionsPerReply);
+  AppendBatchSize(opts.get(), UnitBatchSize(users.size(), int64_t{to} - from + 1));  // a day each
   auto coll = impl_->Source();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   DecodedHealthMetric decoded;
@@ -439,7 +449,7 @@ Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
   for (const char* f : {"_id", "userId", "metricType", "timeRange", "metadata.contentDigest"})
     bson_append_int32(&proj, f, -1, 1);
   bson_append_document_end(opts.get(), &proj);
-  AppendBatchSize(opts.get(), kAnalyticsPerReply);
+  AppendBatchSize(opts.get(), UnitBatchSize(users.size(), kMetricCount * kRangeCount));
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   return Drain(cursor.get(), "read existing analytics keys", [&](const bson_t* doc) {
