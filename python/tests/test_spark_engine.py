@@ -214,3 +214,54 @@ def test_killed_between_delta_and_commit_replays_without_duplicates(binary, serv
     logs = _batch_log(work)
     assert logs[-1]["status"] == "completed" and logs[-1]["batch_id"] == 0
     assert logs[-1]["analytics_written"] == 0  # the replay found everything written
+
+
+def _dead_letter_lines(work):
+    """Every line of the dead-letter files, as written (duplicates kept)."""
+    return [line for f in sorted((work / "dlq").glob("*.jsonl"))
+            for line in f.read_text().splitlines() if line.strip()]
+
+
+def test_task_killed_mid_batch_converges(binary, server, tmp_path):
+    """The first attempt of one task writes some of its users, then its Python worker dies
+    (os._exit, the runner's HA_SPARK_FAILPOINTS=task-exit:N). Spark retries the task (local[2,4]:
+    4 attempts); the batch must commit once, with the analytics, dead letters and watermark of
+    `health-analytics once` on the same data, nothing lost or duplicated, no letter twice."""
+    cli_work, spark_work = tmp_path / "cli", tmp_path / "spark"
+    cli_env = _env(server, "kill_cli", cli_work)
+    spark_env = _env(server, "kill_spark", spark_work, SPARK_MASTER="local[2,4]",
+                     PYSPARK_PYTHON=sys.executable, HA_SPARK_FAILPOINTS="task-exit:3")
+    for env in (cli_env, spark_env):
+        _seed(binary, env, T3, seed=7, users=30, days=20)
+    _cli(binary, cli_env, "once", "--now", T3)
+    r = subprocess.run([sys.executable, "-m", "health_analytics.spark", "once", "--now", T3],
+                       env=spark_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-5000:]
+    # The failpoint fired once, after its users' writes, and Spark saw the task die and retried.
+    fired = [x for x in r.stderr.splitlines() if "failpoint task-exit" in x]
+    assert len(fired) == 1, r.stderr[-5000:]
+    assert "exits after 3 of" in fired[0] and "(0 documents inserted)" not in fired[0], fired
+    assert "Lost task 0.0" in r.stderr, r.stderr[-5000:]
+
+    expected, actual = _analytics(server, "kill_cli"), _analytics(server, "kill_spark")
+    assert len(expected) > 30 * 3
+    assert actual.keys() == expected.keys()  # nothing lost; _analytics fails on a duplicate key
+    for key in expected:
+        assert actual[key] == expected[key], key
+    # Dead letters: the invalid values of the seed, each written once, as the CLI wrote them.
+    letters, cli_letters = _dead_letter_lines(spark_work), _dead_letter_lines(cli_work)
+    assert any(json.loads(x)["reason"] != "missing" for x in cli_letters), "no invalid values"
+    assert len(letters) == len(cli_letters)
+    assert _dead_letters(spark_work) == _dead_letters(cli_work)
+    # One batch, committed once; the retry found the killed attempt's documents already written.
+    (log,) = _batch_log(spark_work)
+    (cli_log,) = _batch_log(cli_work)
+    assert log["status"] == "completed" and log["batch_id"] == 0
+    for k in ("records_processed", "users_recomputed", "analytics_computed", "dead_letters",
+              "watermark_to"):
+        assert log[k] == cli_log[k], k
+    assert cli_log["analytics_unchanged"] == 0
+    assert log["analytics_unchanged"] > 0  # what the dead attempt wrote
+    assert log["analytics_inserted"] + log["analytics_unchanged"] == cli_log["analytics_inserted"]
+    assert (spark_work / "ckpt" / "last_processed_timestamp.txt").read_text() == \
+        (cli_work / "ckpt" / "last_processed_timestamp.txt").read_text()
