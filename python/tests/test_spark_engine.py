@@ -265,3 +265,59 @@ def test_task_killed_mid_batch_converges(binary, server, tmp_path):
     assert log["analytics_inserted"] + log["analytics_unchanged"] == cli_log["analytics_inserted"]
     assert (spark_work / "ckpt" / "last_processed_timestamp.txt").read_text() == \
         (cli_work / "ckpt" / "last_processed_timestamp.txt").read_text()
+
+
+@pytest.mark.cluster
+def test_standalone_cluster_with_spark_submit(binary, server, tmp_path):
+    """A standalone master and two workers (1 core, 1 GiB each) on 127.0.0.1, the runner
+    submitted with spark-submit (health_analytics/spark_submit.py, Delta from --packages): the
+    process-users tasks ran on both workers' executors (the event log), and the analytics, dead
+    letters and watermark are `health-analytics once`'s on the same data."""
+    import standalone
+
+    cli_work, spark_work = tmp_path / "cli", tmp_path / "spark"
+    cli_env = _env(server, "cluster_cli", cli_work)
+    spark_env = _env(server, "cluster_spark", spark_work, DELTA_PATH=str(tmp_path / "delta"))
+    for env in (cli_env, spark_env):
+        _seed(binary, env, T3, seed=9, users=30, days=20)
+    _cli(binary, cli_env, "once", "--now", T3)
+
+    events = tmp_path / "events"
+    events.mkdir()
+    from health_analytics import spark_submit
+
+    with standalone.StandaloneCluster(tmp_path / "cluster", workers=2) as cluster:
+        r = cluster.submit(
+            [spark_submit.__file__, "once", "--now", T3], env=spark_env,
+            packages=[standalone.DELTA_PACKAGE],
+            conf={"spark.cores.max": 2, "spark.executor.cores": 1, "spark.executor.memory": "1g",
+                  # the first job waits (up to 60 s) for both executors' cores
+                  "spark.scheduler.minRegisteredResourcesRatio": 1.0,
+                  "spark.scheduler.maxRegisteredResourcesWaitingTime": "60s",
+                  "spark.task.maxFailures": 4, "spark.pyspark.python": sys.executable,
+                  "spark.ui.enabled": "false", **standalone.event_log_conf(events)})
+        assert r.returncode == 0, r.stderr[-5000:]
+        worker_ports = cluster.worker_ui_ports
+
+    # The process-users job's tasks ran on two executors, one on each worker.
+    tasks, workers = standalone.tasks_by_executor(events, runner.PROCESS_USERS_JOB)
+    assert len(tasks) == 2 and all(n > 0 for n in tasks.values()), tasks
+    assert sorted(workers[ex] for ex in tasks) == sorted(worker_ports), (tasks, workers)
+
+    expected, actual = _analytics(server, "cluster_cli"), _analytics(server, "cluster_spark")
+    assert len(expected) > 30 * 3
+    assert actual == expected
+    assert _dead_letters(spark_work) == _dead_letters(cli_work)
+    (log,) = _batch_log(spark_work)
+    (cli_log,) = _batch_log(cli_work)
+    assert log["status"] == "completed"
+    for k in ("records_processed", "analytics_inserted", "users_recomputed", "dead_letters",
+              "watermark_to"):
+        assert log[k] == cli_log[k], k
+    # The Delta history: one commit, batch 0, every document the batch wrote.
+    commit = [json.loads(x) for x in
+              (tmp_path / "delta" / "_delta_log" / f"{0:020d}.json").read_text().splitlines()]
+    (txn,) = [a["txn"] for a in commit if "txn" in a]
+    (info,) = [a["commitInfo"] for a in commit if "commitInfo" in a]
+    assert txn["version"] == 0
+    assert int(info["operationMetrics"]["numOutputRows"]) == log["analytics_inserted"]
