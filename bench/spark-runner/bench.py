@@ -48,7 +48,7 @@ def engine_env(a, db, work):
                LOG_DIRECTORY=str(work / "logs"), DLQ_DIRECTORY=str(work / "dlq"),
                METRICS_DIRECTORY=str(work / "metrics"), HEALTH_CHECK_PORT="0",
                # every seeded document is new, as for the baseline (its checkpoint at 1970)
-               INITIAL_LOOKBACK_DAYS="3650",
+               INITIAL_LOOKBACK_DAYS="3650", MAX_BATCH_DOCS="1000000",
                PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     return env
 
