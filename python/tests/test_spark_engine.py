@@ -59,7 +59,7 @@ def server(tmp_path_factory):
 
 def _env(server, db, work, **extra):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DELTA_PATH", "SPARK_MASTER", "HA_FAILPOINTS")}
+           if k not in ("DELTA_PATH", "SPARK_MASTER", "HA_FAILPOINTS", "HA_SPARK_FAILPOINTS")}
     env.update(MONGO_URI=server, MONGO_DB_NAME=db, CHECKPOINT_LOCATION=str(work / "ckpt"),
                LOG_DIRECTORY=str(work / "logs"), DLQ_DIRECTORY=str(work / "dlq"),
                METRICS_DIRECTORY=str(work / "metrics"), HEALTH_CHECK_PORT="0")
@@ -291,9 +291,9 @@ def test_standalone_cluster_with_spark_submit(binary, server, tmp_path):
             [spark_submit.__file__, "once", "--now", T3], env=spark_env,
             packages=[standalone.DELTA_PACKAGE],
             conf={"spark.cores.max": 2, "spark.executor.cores": 1, "spark.executor.memory": "1g",
-                  # the first job waits (up to 60 s) for both executors' cores
+                  # the first job waits (up to 120 s) for both executors' cores
                   "spark.scheduler.minRegisteredResourcesRatio": 1.0,
-                  "spark.scheduler.maxRegisteredResourcesWaitingTime": "60s",
+                  "spark.scheduler.maxRegisteredResourcesWaitingTime": "120s",
                   "spark.task.maxFailures": 4, "spark.pyspark.python": sys.executable,
                   "spark.ui.enabled": "false", **standalone.event_log_conf(events)})
         assert r.returncode == 0, r.stderr[-5000:]
