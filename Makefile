@@ -55,8 +55,11 @@ clean:
 
 # The Python package (pyproject.toml, python/): the venv .venv with the pinned toolchain
 # (python/requirements.txt, installed once), the CLI (tests compare against it), the package
-# built and installed from this tree, then pytest (python/tests; PYTEST_ARGS='-m "not spark"'
-# leaves out the Spark tests).
+# built and installed from this tree, then pytest (python/tests): every test, the Spark tests
+# (marked spark) and the standalone cluster test (marked cluster) included. PYTEST_ARGS selects:
+# '-m "not spark"' leaves out everything that starts a JVM, '-m "not cluster"' the cluster test,
+# '-m cluster' runs it alone. The wheel's C++ build uses CMAKE_CXX_COMPILER_LAUNCHER (ccache)
+# from the environment, as the C++ build does.
 VENV ?= .venv
 PYTEST_ARGS ?=
 .PHONY: python-test

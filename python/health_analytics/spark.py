@@ -103,7 +103,44 @@ def open_driver(config: RunnerConfig) -> Any:
     return _native.Driver({})
 
 
-def _process_partition(context_json: str, store_config: dict):
+# A crash test's failpoint (not an operator setting): HA_SPARK_FAILPOINTS="task-exit:N", read
+# on the driver and shipped with the tasks, makes the first attempt of the batch's partition-0
+# task process its first N users (written to MongoDB), then end its Python worker with
+# os._exit(1), as a killed executor process would. Spark retries the task (spark.task.maxFailures;
+# `local[n,4]` for a local master), and the retry must converge.
+TASK_FAILPOINT = "HA_SPARK_FAILPOINTS"
+
+
+def _task_exit_after() -> Optional[int]:
+    """N of HA_SPARK_FAILPOINTS="task-exit:N", None when unset; ValueError when malformed."""
+    value = os.environ.get(TASK_FAILPOINT)
+    if not value:
+        return None
+    m = re.fullmatch(r"task-exit:(\d+)", value.strip())
+    if not m:
+        raise ValueError(f'{TASK_FAILPOINT} must be "task-exit:N", not {value!r}')
+    return int(m.group(1))
+
+
+def _exit_mid_task(context_json: str, users: list, store_config: dict, exit_after: int) -> None:
+    """The task-exit failpoint: on the first attempt of partition 0, processes the first
+    `exit_after` users, then ends the Python worker without a result."""
+    from pyspark import TaskContext
+
+    from health_analytics import _native
+
+    task = TaskContext.get()
+    if task is None or task.partitionId() != 0 or task.attemptNumber() != 0:
+        return
+    done = _native.process_users(context_json, users[:exit_after], store_config)
+    sys.stderr.write(f"failpoint task-exit: partition 0 attempt 0 exits after "
+                     f"{len(users[:exit_after])} of {len(users)} users "
+                     f"({done['counts']['inserted']} documents inserted)\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _process_partition(context_json: str, store_config: dict, exit_after: Optional[int] = None):
     """The executors' function: one call of the engine's ProcessUsers for the partition's users,
     on the executor's own connection. Yields one result (counts, phases, dead letters, the
     analytics documents written); raises when the engine fails, which fails the task."""
@@ -112,6 +149,8 @@ def _process_partition(context_json: str, store_config: dict):
         from health_analytics import _native
 
         users = [user for user, _ in rows]
+        if users and exit_after is not None:
+            _exit_mid_task(context_json, users, store_config, exit_after)
         if users:
             yield _native.process_users(context_json, users, store_config)
 
@@ -120,6 +159,9 @@ def _process_partition(context_json: str, store_config: dict):
 
 def _partition_of(user_hex: str) -> int:
     return zlib.crc32(user_hex.encode("ascii"))
+
+
+PROCESS_USERS_JOB = "health-analytics process users"
 
 
 def process_users(spark: Any, config: RunnerConfig, context_json: str, users: list) -> list:
@@ -133,8 +175,13 @@ def process_users(spark: Any, config: RunnerConfig, context_json: str, users: li
     store_config = {k: config.values[k] for k in STORE_KEYS}
     rdd = (sc.parallelize([(u, None) for u in users], n)
            .partitionBy(n, _partition_of)
-           .mapPartitions(_process_partition(context_json, store_config)))
-    return rdd.collect()
+           .mapPartitions(_process_partition(context_json, store_config, _task_exit_after())))
+    # Names the job in Spark's UI and event log (the cluster test finds its tasks by it).
+    sc.setJobDescription(f"{PROCESS_USERS_JOB}: {len(users)} users in {n} tasks")
+    try:
+        return rdd.collect()
+    finally:
+        sc.setJobDescription(None)
 
 
 def analytics_written(results: Any) -> Iterable[str]:

@@ -59,7 +59,7 @@ def server(tmp_path_factory):
 
 def _env(server, db, work, **extra):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DELTA_PATH", "SPARK_MASTER", "HA_FAILPOINTS")}
+           if k not in ("DELTA_PATH", "SPARK_MASTER", "HA_FAILPOINTS", "HA_SPARK_FAILPOINTS")}
     env.update(MONGO_URI=server, MONGO_DB_NAME=db, CHECKPOINT_LOCATION=str(work / "ckpt"),
                LOG_DIRECTORY=str(work / "logs"), DLQ_DIRECTORY=str(work / "dlq"),
                METRICS_DIRECTORY=str(work / "metrics"), HEALTH_CHECK_PORT="0")
@@ -214,3 +214,110 @@ def test_killed_between_delta_and_commit_replays_without_duplicates(binary, serv
     logs = _batch_log(work)
     assert logs[-1]["status"] == "completed" and logs[-1]["batch_id"] == 0
     assert logs[-1]["analytics_written"] == 0  # the replay found everything written
+
+
+def _dead_letter_lines(work):
+    """Every line of the dead-letter files, as written (duplicates kept)."""
+    return [line for f in sorted((work / "dlq").glob("*.jsonl"))
+            for line in f.read_text().splitlines() if line.strip()]
+
+
+def test_task_killed_mid_batch_converges(binary, server, tmp_path):
+    """The first attempt of one task writes some of its users, then its Python worker dies
+    (os._exit, the runner's HA_SPARK_FAILPOINTS=task-exit:N). Spark retries the task (local[2,4]:
+    4 attempts); the batch must commit once, with the analytics, dead letters and watermark of
+    `health-analytics once` on the same data, nothing lost or duplicated, no letter twice."""
+    cli_work, spark_work = tmp_path / "cli", tmp_path / "spark"
+    cli_env = _env(server, "kill_cli", cli_work)
+    spark_env = _env(server, "kill_spark", spark_work, SPARK_MASTER="local[2,4]",
+                     PYSPARK_PYTHON=sys.executable, HA_SPARK_FAILPOINTS="task-exit:3")
+    for env in (cli_env, spark_env):
+        _seed(binary, env, T3, seed=7, users=30, days=20)
+    _cli(binary, cli_env, "once", "--now", T3)
+    r = subprocess.run([sys.executable, "-m", "health_analytics.spark", "once", "--now", T3],
+                       env=spark_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-5000:]
+    # The failpoint fired once, after its users' writes, and Spark saw the task die and retried.
+    fired = [x for x in r.stderr.splitlines() if "failpoint task-exit" in x]
+    assert len(fired) == 1, r.stderr[-5000:]
+    assert "exits after 3 of" in fired[0] and "(0 documents inserted)" not in fired[0], fired
+    assert "Lost task 0.0" in r.stderr, r.stderr[-5000:]
+
+    expected, actual = _analytics(server, "kill_cli"), _analytics(server, "kill_spark")
+    assert len(expected) > 30 * 3
+    assert actual.keys() == expected.keys()  # nothing lost; _analytics fails on a duplicate key
+    for key in expected:
+        assert actual[key] == expected[key], key
+    # Dead letters: the invalid values of the seed, each written once, as the CLI wrote them.
+    letters, cli_letters = _dead_letter_lines(spark_work), _dead_letter_lines(cli_work)
+    assert any(json.loads(x)["reason"] != "missing" for x in cli_letters), "no invalid values"
+    assert len(letters) == len(cli_letters)
+    assert _dead_letters(spark_work) == _dead_letters(cli_work)
+    # One batch, committed once; the retry found the killed attempt's documents already written.
+    (log,) = _batch_log(spark_work)
+    (cli_log,) = _batch_log(cli_work)
+    assert log["status"] == "completed" and log["batch_id"] == 0
+    for k in ("records_processed", "users_recomputed", "analytics_computed", "dead_letters",
+              "watermark_to"):
+        assert log[k] == cli_log[k], k
+    assert cli_log["analytics_unchanged"] == 0
+    assert log["analytics_unchanged"] > 0  # what the dead attempt wrote
+    assert log["analytics_inserted"] + log["analytics_unchanged"] == cli_log["analytics_inserted"]
+    assert (spark_work / "ckpt" / "last_processed_timestamp.txt").read_text() == \
+        (cli_work / "ckpt" / "last_processed_timestamp.txt").read_text()
+
+
+@pytest.mark.cluster
+def test_standalone_cluster_with_spark_submit(binary, server, tmp_path):
+    """A standalone master and two workers (1 core, 1 GiB each) on 127.0.0.1, the runner
+    submitted with spark-submit (health_analytics/spark_submit.py, Delta from --packages): the
+    process-users tasks ran on both workers' executors (the event log), and the analytics, dead
+    letters and watermark are `health-analytics once`'s on the same data."""
+    import standalone
+
+    cli_work, spark_work = tmp_path / "cli", tmp_path / "spark"
+    cli_env = _env(server, "cluster_cli", cli_work)
+    spark_env = _env(server, "cluster_spark", spark_work, DELTA_PATH=str(tmp_path / "delta"))
+    for env in (cli_env, spark_env):
+        _seed(binary, env, T3, seed=9, users=30, days=20)
+    _cli(binary, cli_env, "once", "--now", T3)
+
+    events = tmp_path / "events"
+    events.mkdir()
+    from health_analytics import spark_submit
+
+    with standalone.StandaloneCluster(tmp_path / "cluster", workers=2) as cluster:
+        r = cluster.submit(
+            [spark_submit.__file__, "once", "--now", T3], env=spark_env,
+            packages=[standalone.DELTA_PACKAGE],
+            conf={"spark.cores.max": 2, "spark.executor.cores": 1, "spark.executor.memory": "1g",
+                  # the first job waits (up to 120 s) for both executors' cores
+                  "spark.scheduler.minRegisteredResourcesRatio": 1.0,
+                  "spark.scheduler.maxRegisteredResourcesWaitingTime": "120s",
+                  "spark.task.maxFailures": 4, "spark.pyspark.python": sys.executable,
+                  "spark.ui.enabled": "false", **standalone.event_log_conf(events)})
+        assert r.returncode == 0, r.stderr[-5000:]
+        worker_ports = cluster.worker_ui_ports
+
+    # The process-users job's tasks ran on two executors, one on each worker.
+    tasks, workers = standalone.tasks_by_executor(events, runner.PROCESS_USERS_JOB)
+    assert len(tasks) == 2 and all(n > 0 for n in tasks.values()), tasks
+    assert sorted(workers[ex] for ex in tasks) == sorted(worker_ports), (tasks, workers)
+
+    expected, actual = _analytics(server, "cluster_cli"), _analytics(server, "cluster_spark")
+    assert len(expected) > 30 * 3
+    assert actual == expected
+    assert _dead_letters(spark_work) == _dead_letters(cli_work)
+    (log,) = _batch_log(spark_work)
+    (cli_log,) = _batch_log(cli_work)
+    assert log["status"] == "completed"
+    for k in ("records_processed", "analytics_inserted", "users_recomputed", "dead_letters",
+              "watermark_to"):
+        assert log[k] == cli_log[k], k
+    # The Delta history: one commit, batch 0, every document the batch wrote.
+    commit = [json.loads(x) for x in
+              (tmp_path / "delta" / "_delta_log" / f"{0:020d}.json").read_text().splitlines()]
+    (txn,) = [a["txn"] for a in commit if "txn" in a]
+    (info,) = [a["commitInfo"] for a in commit if "commitInfo" in a]
+    assert txn["version"] == 0
+    assert int(info["operationMetrics"]["numOutputRows"]) == log["analytics_inserted"]
