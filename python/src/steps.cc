@@ -210,6 +210,11 @@ nb::dict ProcessUsersForPython(const std::string& context_json, const nb::list& 
   nb::dict out;
   out["counts"] = CountsDict(done.counts);
   out["phases"] = PhasesDict(done.time);
+  const ha::IoCounts io = (*store)->Io();  // this call's store: what this task sent and read
+  nb::dict io_dict;
+  io_dict["commands"] = io.commands;
+  io_dict["bytes_read"] = io.bytes_read;
+  out["io"] = io_dict;
   out["dead_letters"] = dead;
   out["analytics"] = changes.documents;
   return out;
@@ -263,6 +268,7 @@ class Driver {
     report_ = ha::BatchReport{};
     report_.start_time = ha::NowMillis();
     report_.clock = now.value_or(ha::NowMillis());
+    io_start_ = e.store->Io();
     auto loaded = e.checkpoint->Load();
     if (!loaded.ok()) {
       if (loaded.status().code() == ha::StatusCode::kInvalidArgument) Throw(loaded.status());
@@ -297,6 +303,7 @@ class Driver {
   nb::dict Commit(int64_t batch_id, const nb::list& results) {
     auto& e = engine();
     CheckPlan(batch_id);
+    ha::IoCounts executor_io;
     for (nb::handle r : results) {
       nb::dict d = nb::cast<nb::dict>(r);
       ha::WorkCounts counts = CountsFrom(nb::cast<Dict>(d["counts"]));
@@ -305,6 +312,11 @@ class Driver {
         if (e.dead_letters->Record(LetterFrom(l))) ++counts.dead_letters;
       report_.counts += counts;
       report_.phases += PhasesFrom(nb::cast<Dict>(d["phases"]));
+      if (d.contains("io")) {  // the executors' commands and bytes, added to the driver's
+        nb::dict io = nb::cast<nb::dict>(d["io"]);
+        executor_io.commands += nb::cast<int64_t>(io["commands"]);
+        executor_io.bytes_read += nb::cast<int64_t>(io["bytes_read"]);
+      }
     }
     report_.recompute_users = static_cast<int64_t>(plan_->slice.size());
     plan_->users = {};
@@ -315,6 +327,9 @@ class Driver {
     }
     if (!st.ok()) Fail(st);
     plan_.reset();
+    const ha::IoCounts driver_io = e.store->Io() - io_start_;
+    report_.io.commands = driver_io.commands + executor_io.commands;
+    report_.io.bytes_read = driver_io.bytes_read + executor_io.bytes_read;
     report_.end_time = ha::NowMillis();
     Publish();
     nb::dict out;
@@ -382,6 +397,7 @@ class Driver {
   ha::EngineMemory memory_;
   std::unique_ptr<ha::BatchPlan> plan_;
   ha::BatchReport report_;
+  ha::IoCounts io_start_;  // the driver's store before the plan
 };
 
 }  // namespace

@@ -146,6 +146,10 @@ def test_once_on_spark_equals_the_clis_once(binary, server, tmp_path):
     for k in ("records_processed", "analytics_inserted", "users_recomputed", "dead_letters",
               "watermark_to"):
         assert log[k] == cli_log[k], k
+    # The executors' commands and bytes count too: at least the single process's (the same
+    # reads and writes, cut into one or more units per task, and a buildInfo per task).
+    assert log["io"]["commands"] >= cli_log["io"]["commands"] > 0
+    assert log["io"]["bytes_read"] >= cli_log["io"]["bytes_read"] > 0
     assert (spark_work / "metrics" / "spark_analytics_metrics.prom").exists()
     assert (spark_work / "ckpt" / "last_processed_timestamp.txt").read_text() == \
         (cli_work / "ckpt" / "last_processed_timestamp.txt").read_text()
