@@ -82,8 +82,7 @@ PassDecision DecidePass(const CheckpointState& state, const PollSummary& poll,
   const bool resume = !pass.done && pass.day == today;
   const bool scheduled = resume && !pass.after;  // scheduled, or begun without progress
   const PassState fresh{today, now, std::nullopt, false};
-  if (full && poll.affected_users >= options.users_per_chunk &&
-      (daily_due || reconcile_due || scheduled) &&
+  if (full && (daily_due || reconcile_due || scheduled) &&
       !(scheduled && now - pass.started >= kMaxBacklogDeferMs)) {
     d.action = PassAction::kDefer;
     if (!scheduled) d.pass = fresh;

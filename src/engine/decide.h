@@ -74,11 +74,14 @@ struct PassDecision {
 };
 
 // Decides the batch's pass:
-//  - kDefer when the batch is full (more is pending), affects at least USERS_PER_CHUNK users
-//    and a pass is due (daily, reconcile) or scheduled without progress, unless the scheduled
-//    one has waited kMaxBacklogDeferMs: computing them now would recompute most users once per
-//    batch of the backlog, while a pass that begins after the backlog's last change read covers
-//    every user affected so far. `pass` is the scheduled pass (a new one when none was).
+//  - kDefer when the batch is full (more is pending) and a pass is due (daily, reconcile) or
+//    scheduled without progress, unless the scheduled one has waited kMaxBacklogDeferMs:
+//    computing now would recompute every user, and again those of each later batch of the
+//    backlog, while a pass that begins after the backlog's last change read covers every user
+//    affected so far, once. Whatever the number of users the batch affects: a pass recomputes
+//    everyone anyway (issue 15: a first run of 978 users, below the old threshold of
+//    USERS_PER_CHUNK, read every user twice). `pass` is the scheduled pass (a new one when none
+//    was).
 //  - kRun when the day changed (the first batch included), the reconcile interval passed, or
 //    today's pass is unfinished: `pass` is the one to resume, or a new one.
 //  - kNone otherwise: `pass` is the loaded one, unchanged.

@@ -127,11 +127,12 @@ TEST(DecideTest, AFullBatchOfManyUsersDefersThemToTheScheduledPassForAtMostTenMi
   PassDecision begins = DecidePass(Loaded(kToday - 1, due), full, o, kNow);
   EXPECT_EQ(begins.action, PassAction::kRun);
   EXPECT_EQ(begins.pass, due);
-  // Not full, or too few users: no deferral.
+  // Not full: no deferral. Full with few users: deferred all the same (the pass would
+  // recompute everyone now, and those of the next batches again).
   EXPECT_EQ(DecidePass(Loaded(kToday - 1, done), PollSummary{99, 10}, o, kNow).action,
             PassAction::kRun);
-  EXPECT_EQ(DecidePass(Loaded(kToday - 1, done), PollSummary{100, 9}, o, kNow).action,
-            PassAction::kRun);
+  EXPECT_EQ(DecidePass(Loaded(kToday - 1, done), PollSummary{100, 1}, o, kNow).action,
+            PassAction::kDefer);
   // A pass under way has listed its users and done some before this batch's changes: the
   // users it did may be among the ones deferred now, so it is scheduled again from the start.
   const PassState begun{kToday, kNow - kMinute, User(5), false};
