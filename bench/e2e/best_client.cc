@@ -18,9 +18,10 @@
 //            documents, raw BSON from --export) every user without analytics gets its template
 //            documents inserted (a backlog); --updates N $sets N existing documents (by _id,
 //            the template's body for the same (userId, metricType, timeRange), calculatedAt
-//            now: a steady batch). Unordered bulks of --bulk operations, {w: 1, j: true};
-//            updates at most 10 per command on FerretDB v1 only (buildInfo ferretdbVersion; it
-//            hangs on commands of ~100 updates, docs/TEST-SERVERS.md), as the engine does.
+//            the run's clock, so each run really changes them: a steady batch). Unordered bulks of
+//            --bulk operations, {w: 1, j: true}; updates at most 10 per command on FerretDB v1 only
+//            (buildInfo ferretdbVersion; it hangs on commands of ~100 updates,
+//            docs/TEST-SERVERS.md), as the engine does.
 // The plan: --concurrency K threads, each with its own client popped from one
 // mongoc_client_pool_t, take lists from a shared queue. With --pipeline 1 (default) a thread
 // reads a list (goals, history, keys) and then writes that list's documents, so one list's
@@ -403,6 +404,9 @@ struct Run {
   std::vector<Oid> users;  // affected, sorted
   int64_t from = 0, to_excl = 0;
   size_t max_updates = 0;  // per command: 10 on FerretDB v1, else --bulk
+  // The updates' calculatedAt: this run's wall clock, so that every run of a sweep changes the
+  // documents (a $set of identical values can be a no-op on the server).
+  int64_t calculated_at = 0;
   std::atomic<int64_t> updates_left{0};
   std::atomic<int64_t> goals{0}, history_docs{0}, keys{0}, inserted{0}, updated{0}, commands{0};
   std::atomic<int64_t> read_ns{0}, write_ns{0};  // thread time in reads, in writes
@@ -551,7 +555,7 @@ void Write(Run& r, mongoc_client_t* client, const Op* ops, size_t n) {
       bson_t sel = BSON_INITIALIZER, update = BSON_INITIALIZER;
       const bson_oid_t oid = ToOid(ops[i].id);
       bson_append_oid(&sel, "_id", -1, &oid);
-      AppendSetBody(&update, ops[i].doc, r.o.now_ms);
+      AppendSetBody(&update, ops[i].doc, r.calculated_at);
       ok = mongoc_bulk_operation_update_one_with_opts(bulk, &sel, &update, &no_validation, &error);
       bson_destroy(&sel);
       bson_destroy(&update);
@@ -661,6 +665,9 @@ void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
   r.from = today_start - static_cast<int64_t>(o.history_days - 1) * kMsPerDay;
   r.to_excl = today_start + kMsPerDay;
   r.updates_left = o.updates;
+  r.calculated_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   const auto start = Clock::now();
