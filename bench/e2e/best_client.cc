@@ -22,6 +22,7 @@
 //            --bulk operations, {w: 1, j: true}; updates at most 10 per command on FerretDB v1 only
 //            (buildInfo ferretdbVersion; it hangs on commands of ~100 updates,
 //            docs/TEST-SERVERS.md), as the engine does.
+// Cursors ask for --batch-size documents per reply (0, the default: the server's own batching).
 // The plan: --concurrency K threads, each with its own client popped from one
 // mongoc_client_pool_t, take lists from a shared queue. With --pipeline 1 (default) a thread
 // reads a list (goals, history, keys) and then writes that list's documents, so one list's
