@@ -449,7 +449,7 @@ Status MongoStore::ReadAnalytics(std::span<const ObjectId> users,
   for (const char* f : {"_id", "userId", "metricType", "timeRange", "metadata.contentDigest"})
     bson_append_int32(&proj, f, -1, 1);
   bson_append_document_end(opts.get(), &proj);
-  AppendBatchSize(opts.get(), UnitBatchSize(users.size(), kMetricCount * kRangeCount));
+  AppendBatchSize(opts.get(), UnitBatchSize(users.size(), int64_t{kMetricCount} * kRangeCount));
   auto coll = impl_->Analytics();
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   return Drain(cursor.get(), "read existing analytics keys", [&](const bson_t* doc) {
