@@ -227,6 +227,9 @@ struct MongoStore::Impl {
   mongoc_uri_t* uri = nullptr;
   mongoc_client_pool_t* pool = nullptr;
   mongoc_write_concern_t* write_concern = nullptr;
+  // {writeConcern: ...}, made once at Open and only read afterwards: mongoc_write_concern_append
+  // compiles the write concern on its first use (a write), which concurrent calls would race on.
+  ScopedBson write_concern_opts;
   std::atomic<int> write_ops_per_command{0};  // from buildInfo, once known (WriteOpsPerCommand)
   AtomicIo io;
 
@@ -294,6 +297,7 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
     mongoc_write_concern_set_w(impl->write_concern, 1);
     mongoc_write_concern_set_journal(impl->write_concern, true);
   }
+  mongoc_write_concern_append(impl->write_concern, impl->write_concern_opts.get());
   return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
 
@@ -510,7 +514,7 @@ Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCoun
   auto coll = impl_->Analytics();
   ScopedBson opts;
   bson_append_bool(opts.get(), "ordered", -1, false);
-  mongoc_write_concern_append(impl_->write_concern, opts.get());
+  bson_concat(opts.get(), impl_->write_concern_opts.get());
   bson_error_t error;
   // Executes `bulk` (when it holds anything) and adds its counts.
   auto execute = [&](BulkPtr bulk, bool empty) -> Status {
@@ -617,7 +621,7 @@ Result<int64_t> MongoStore::DeleteExpired(Instant now) {
   bson_append_document_begin(filter.get(), "expiresAt", -1, &lt);
   bson_append_date_time(&lt, "$lt", -1, now);
   bson_append_document_end(filter.get(), &lt);
-  mongoc_write_concern_append(impl_->write_concern, opts.get());
+  bson_concat(opts.get(), impl_->write_concern_opts.get());
   bson_error_t error;
   auto coll = impl_->Analytics();
   const bool ok =
@@ -696,7 +700,7 @@ Status MongoStore::UpsertDailyMetrics(const ObjectId& user, Day day,
   bson_append_int32(&on_insert, "__v", -1, 0);
   bson_append_document_end(update.get(), &on_insert);
   bson_append_bool(opts.get(), "upsert", -1, true);
-  mongoc_write_concern_append(impl_->write_concern, opts.get());
+  bson_concat(opts.get(), impl_->write_concern_opts.get());
   bson_error_t error;
   auto coll = impl_->Source();
   const bool ok = mongoc_collection_update_one(coll.get(), filter.get(), update.get(), opts.get(),
@@ -883,7 +887,7 @@ Status MongoStore::InsertMany(const std::string& collection, std::vector<BsonDoc
   for (size_t i = 0; i < docs.size(); ++i) ptrs[i] = docs[i].get();
   ScopedBson opts, reply;
   bson_append_bool(opts.get(), "ordered", -1, false);
-  mongoc_write_concern_append(impl_->write_concern, opts.get());
+  bson_concat(opts.get(), impl_->write_concern_opts.get());
   bson_error_t error;
   if (!mongoc_collection_insert_many(coll.get(), ptrs.get(), docs.size(), opts.get(), reply.get(),
                                      &error))
