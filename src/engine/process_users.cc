@@ -307,18 +307,12 @@ Status ProcessUsers(const BatchContext& context, std::span<const ObjectId> users
   auto unit = [&](size_t u) {
     return users.subspan(u * per_unit, std::min(per_unit, users.size() - u * per_unit));
   };
-  const size_t workers = std::min<size_t>(std::max(1, context.options.io_concurrency), units);
-  if (workers <= 1) {
-    for (size_t u = 0; u < units; ++u)
-      if (Status st =
-              ProcessUnit(context, unit(u), stamp, store, dead_letters, listener, stop, done);
-          !st.ok())
-        return st;
-    return Status::Ok();
-  }
-  // K workers, each taking the next unit until none is left or one failed. Each has its own
-  // counts (summed at the end) and calls the store on its own (a MongoStore pops a pooled client
-  // per call); the sinks are serialized.
+  const size_t workers =
+      std::max<size_t>(1, std::min<size_t>(std::max(1, context.options.io_concurrency), units));
+  // K workers (the calling thread is the first; with one, the units go in order), each taking
+  // the next unit until none is left or one failed. Each has its own counts (summed at the end)
+  // and calls the store on its own (a MongoStore pops a pooled client per call); the sinks are
+  // serialized.
   SerializedSinks sinks(dead_letters, listener);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
