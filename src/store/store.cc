@@ -226,7 +226,6 @@ struct MongoStore::Impl {
   StoreOptions options;
   mongoc_uri_t* uri = nullptr;
   mongoc_client_pool_t* pool = nullptr;
-  mongoc_write_concern_t* write_concern = nullptr;
   // {writeConcern: ...}, made once at Open and only read afterwards: mongoc_write_concern_append
   // compiles the write concern on its first use (a write), which concurrent calls would race on.
   ScopedBson write_concern_opts;
@@ -234,7 +233,6 @@ struct MongoStore::Impl {
   AtomicIo io;
 
   ~Impl() {
-    if (write_concern) mongoc_write_concern_destroy(write_concern);
     if (pool) mongoc_client_pool_destroy(pool);
     if (uri) mongoc_uri_destroy(uri);
   }
@@ -292,12 +290,13 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const StoreOptions& options
   mongoc_apm_callbacks_destroy(apm);
   // {w: 1, j: true} unless the URI says otherwise.
   const mongoc_write_concern_t* uri_wc = mongoc_uri_get_write_concern(impl->uri);
-  impl->write_concern = mongoc_write_concern_copy(uri_wc);
+  mongoc_write_concern_t* write_concern = mongoc_write_concern_copy(uri_wc);
   if (mongoc_write_concern_is_default(uri_wc)) {
-    mongoc_write_concern_set_w(impl->write_concern, 1);
-    mongoc_write_concern_set_journal(impl->write_concern, true);
+    mongoc_write_concern_set_w(write_concern, 1);
+    mongoc_write_concern_set_journal(write_concern, true);
   }
-  mongoc_write_concern_append(impl->write_concern, impl->write_concern_opts.get());
+  mongoc_write_concern_append(write_concern, impl->write_concern_opts.get());
+  mongoc_write_concern_destroy(write_concern);
   return std::unique_ptr<MongoStore>(new MongoStore(std::move(impl)));
 }
 
