@@ -8,7 +8,12 @@
 //            null, (updatedAt, _id) after the cursor, sorted by (updatedAt, _id), projected to
 //            _id userId updatedAt date metrics; pages of --max-batch-docs until a page is short
 //            (a backlog is one pass over everything changed, a steady batch one page). No
-//            grace re-read, no start-up checks, no user list, no TTL deletes.
+//            grace re-read and no start-up checks: the engine does those, the limit does not.
+//   pass     --daily-pass (a first batch, which the contract makes a daily recompute of
+//            everyone in the horizon): beside the poll, on a second client, the users with
+//            analytics documents and with healthmetrics dated in the horizon (projected to
+//            userId), and where analytics has no TTL index the delete of expired documents;
+//            those users join the affected ones.
 //   reads    for the affected users (sorted, in lists of --lists-per-query ids per `$in`):
 //            goals (users, {_id: {$in}}, projection goals), the history in the horizon
 //            (healthmetrics, {userId: {$in}, date: [from, to + 1 day)}, the poll's projection)
@@ -16,9 +21,13 @@
 //            userId metricType timeRange metadata.contentDigest).
 //   writes   as many as the engine's batch did: with --template FILE (the engine's own analytics
 //            documents, raw BSON from --export) every user without analytics gets its template
-//            documents inserted (a backlog); --updates N $sets N existing documents (by _id,
-//            the template's body for the same (userId, metricType, timeRange), calculatedAt
-//            the run's clock, so each run really changes them: a steady batch). Unordered bulks of
+//            documents inserted (a backlog); --updates-from FILE $sets the documents in FILE (the
+//            ones the engine's batch changed, exported with --export-updated-from its batch
+//            clock) by _id with their own bodies, calculatedAt the run's clock so that each run
+//            really changes them: a steady batch. (--updates N, the older form, $sets the first
+//            N documents the key reads return, with the template's bodies; on FerretDB v1 an
+//            update's cost grows with the document's place in the collection, so that chose
+//            cheaper documents than the engine's.) Unordered bulks of
 //            --bulk operations, {w: 1, j: true}; updates at most 10 per command on FerretDB v1 only
 //            (buildInfo ferretdbVersion; it hangs on commands of ~100 updates,
 //            docs/TEST-SERVERS.md), as the engine does.
@@ -76,7 +85,10 @@ struct Options {
   bool pipeline = true;  // a list's writes right after its reads, on the same thread
   std::string template_file, export_file;
   int64_t updates = 0;
-  int64_t touch = 0;  // --touch N: be the writer (see Touch)
+  std::string updates_file;          // --updates-from: the documents to $set, by _id
+  int64_t export_updated_from = -1;  // --export-updated-from MS: only updatedAt >= MS
+  bool daily_pass = false;           // --daily-pass: also find the horizon's users (a first batch)
+  int64_t touch = 0;                 // --touch N: be the writer (see Touch)
 };
 
 struct Cursor {
@@ -211,9 +223,10 @@ void Usage() {
                "usage: best_client --uri URI --db DB --now-ms MS --after-ms MS [--after-id HEX]\n"
                "  [--max-batch-docs 100000] [--history-days 180] [--lists-per-query 128]\n"
                "  [--concurrency 2] [--bulk 1000] [--batch-size 0] [--pipeline 1|0]\n"
-               "  [--template FILE] [--updates N]\n"
+               "  [--template FILE] [--updates N | --updates-from FILE] [--daily-pass]\n"
                "  [--source healthmetrics] [--users users] [--analytics analytics]\n"
-               "or: best_client --uri URI --db DB --export FILE   (analytics -> raw BSON)\n"
+               "or: best_client --uri URI --db DB --export FILE [--export-updated-from MS]\n"
+               "      (analytics -> raw BSON; only documents with updatedAt >= MS)\n"
                "or: best_client --uri URI --db DB --touch N   (the steady-state writer)\n");
   std::exit(2);
 }
@@ -270,6 +283,12 @@ Options Parse(int argc, char** argv) {
       o.export_file = val();
     else if (a == "--updates")
       o.updates = std::atoll(val());
+    else if (a == "--updates-from")
+      o.updates_file = val();
+    else if (a == "--export-updated-from")
+      o.export_updated_from = std::atoll(val());
+    else if (a == "--daily-pass")
+      o.daily_pass = true;
     else if (a == "--touch")
       o.touch = Positive(val());
     else
@@ -280,18 +299,27 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-int Export(mongoc_collection_t* analytics, const std::string& file) {
+// The analytics documents as raw BSON: all of them (the templates of a backlog), or those with
+// updatedAt >= `updated_from` (a steady batch's updates: the engine sets updatedAt to its batch
+// clock on the documents it changes, and only on those).
+int Export(mongoc_collection_t* analytics, const std::string& file, int64_t updated_from) {
   FILE* f = std::fopen(file.c_str(), "wb");
   if (!f) {
     std::perror(file.c_str());
     return 1;
   }
-  bson_t empty = BSON_INITIALIZER;
+  bson_t filter = BSON_INITIALIZER, gte;
+  if (updated_from >= 0) {
+    bson_append_document_begin(&filter, "updatedAt", -1, &gte);
+    bson_append_date_time(&gte, "$gte", -1, updated_from);
+    bson_append_document_end(&filter, &gte);
+  }
   int64_t n = 0;
-  Find(analytics, &empty, nullptr, "export analytics", [&](const bson_t* doc) {
+  Find(analytics, &filter, nullptr, "export analytics", [&](const bson_t* doc) {
     std::fwrite(bson_get_data(doc), 1, doc->len, f);
     ++n;
   });
+  bson_destroy(&filter);
   std::fclose(f);
   std::printf("{\"exported\": %lld}\n", static_cast<long long>(n));
   return 0;
@@ -388,6 +416,8 @@ int Touch(mongoc_collection_t* source, int64_t n) {
 struct Templates {
   std::unordered_map<std::string, std::vector<Doc>> by_user;  // key: the 12 bytes of userId
   std::unordered_map<std::string, Doc> by_key;                // KeyOf (shares by_user's)
+  // --updates-from: the documents to $set, by the 12 bytes of _id (their own copies).
+  std::unordered_map<std::string, Doc> by_id;
 };
 
 // One write: an insert of `doc`, or a $set of `doc`'s body on the document `id`.
@@ -482,8 +512,14 @@ void ReadList(Run& r, mongoc_client_t* client, size_t begin, size_t end, std::ve
     if (!KeyOf(doc, &key) || !OidField(doc, "_id", &id)) return;
     with_docs.push_back(key.substr(0, 12));
     auto t = r.templates.by_key.find(key);
-    if (t != r.templates.by_key.end() && r.updates_left.fetch_sub(1) > 0)
+    if (!r.templates.by_id.empty()) {
+      // The same documents as the engine's batch changed, with its bodies: on FerretDB v1 an
+      // update's cost grows with the document's place in the collection (docs/PERFORMANCE.md).
+      auto u = r.templates.by_id.find(std::string(reinterpret_cast<const char*>(id.data()), 12));
+      if (u != r.templates.by_id.end()) ops->push_back({false, u->second.p, id});
+    } else if (t != r.templates.by_key.end() && r.updates_left.fetch_sub(1) > 0) {
       ops->push_back({false, t->second.p, id});
+    }
   });
   std::sort(with_docs.begin(), with_docs.end());
   for (size_t i = begin; i < end; ++i) {
@@ -634,23 +670,92 @@ int64_t Poll(const Options& o, mongoc_client_t* client, std::vector<Oid>* affect
   return total;
 }
 
-Templates LoadTemplates(const std::string& file) {
-  Templates t;
-  if (file.empty()) return t;
+// Calls each(doc) for every document of a raw BSON file.
+template <typename F>
+void ReadBsonFile(const std::string& file, const char* what, F&& each) {
   bson_error_t error;
   bson_reader_t* reader = bson_reader_new_from_file(file.c_str(), &error);
-  if (!reader) Die("open --template", error);
+  if (!reader) Die(what, error);
   const bson_t* doc;
   bool eof = false;
-  std::string key;
-  while ((doc = bson_reader_read(reader, &eof))) {
-    if (!KeyOf(doc, &key)) continue;
-    bson_t* copy = bson_copy(doc);
-    t.by_user[key.substr(0, 12)].push_back({copy});
-    t.by_key[key] = {copy};
-  }
+  while ((doc = bson_reader_read(reader, &eof))) each(doc);
   bson_reader_destroy(reader);
+}
+
+Templates LoadTemplates(const std::string& file, const std::string& updates_file) {
+  Templates t;
+  std::string key;
+  if (!file.empty()) {
+    ReadBsonFile(file, "open --template", [&](const bson_t* doc) {
+      if (!KeyOf(doc, &key)) return;
+      bson_t* copy = bson_copy(doc);
+      t.by_user[key.substr(0, 12)].push_back({copy});
+      t.by_key[key] = {copy};
+    });
+  }
+  if (!updates_file.empty()) {
+    ReadBsonFile(updates_file, "open --updates-from", [&](const bson_t* doc) {
+      Oid id;
+      if (OidField(doc, "_id", &id))
+        t.by_id[std::string(reinterpret_cast<const char*>(id.data()), 12)] = {bson_copy(doc)};
+    });
+  }
   return t;
+}
+
+// The daily pass's share of a first batch, which the contract makes part of it (spec/engine.md:
+// "the very first batch ... computes everyone in the horizon"): the users with analytics
+// documents and those with healthmetrics dated in the horizon, projected to userId; and, where
+// the analytics collection has no TTL index, the delete of its expired documents. Appends the
+// users (unsorted, repeated) to `users`.
+void DailyPass(const Run& r, mongoc_client_t* client, std::vector<Oid>* users) {
+  const Options& o = r.o;
+  mongoc_collection_t* analytics =
+      mongoc_client_get_collection(client, o.db.c_str(), o.analytics.c_str());
+  mongoc_collection_t* source =
+      mongoc_client_get_collection(client, o.db.c_str(), o.source.c_str());
+  bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj, date;
+  bson_append_document_begin(&opts, "projection", -1, &proj);
+  bson_append_int32(&proj, "userId", -1, 1);
+  bson_append_int32(&proj, "_id", -1, 0);
+  bson_append_document_end(&opts, &proj);
+  AppendBatchSize(o, &opts);
+  auto add = [&](const bson_t* doc) {
+    Oid u;
+    if (OidField(doc, "userId", &u)) users->push_back(u);
+  };
+  Find(analytics, &filter, &opts, "list users with analytics", add);
+  bson_append_document_begin(&filter, "date", -1, &date);
+  bson_append_date_time(&date, "$gte", -1, r.from);
+  bson_append_date_time(&date, "$lt", -1, r.to_excl);
+  bson_append_document_end(&filter, &date);
+  Find(source, &filter, &opts, "list users with recent healthmetrics", add);
+  bool ttl = false;
+  mongoc_cursor_t* indexes = mongoc_collection_find_indexes_with_opts(analytics, nullptr);
+  const bson_t* index;
+  bson_iter_t it;
+  while (mongoc_cursor_next(indexes, &index))
+    ttl = ttl || bson_iter_init_find(&it, index, "expireAfterSeconds");
+  mongoc_cursor_destroy(indexes);  // no collection yet (a first run) is no TTL index either
+  if (!ttl) {
+    bson_t expired = BSON_INITIALIZER, lt, dopts = BSON_INITIALIZER, wc;
+    bson_append_document_begin(&expired, "expiresAt", -1, &lt);
+    bson_append_date_time(&lt, "$lt", -1, o.now_ms);
+    bson_append_document_end(&expired, &lt);
+    bson_append_document_begin(&dopts, "writeConcern", -1, &wc);
+    bson_append_int32(&wc, "w", -1, 1);
+    bson_append_bool(&wc, "j", -1, true);
+    bson_append_document_end(&dopts, &wc);
+    bson_error_t error;
+    if (!mongoc_collection_delete_many(analytics, &expired, &dopts, nullptr, &error))
+      Die("delete expired analytics", error);
+    bson_destroy(&expired);
+    bson_destroy(&dopts);
+  }
+  bson_destroy(&filter);
+  bson_destroy(&opts);
+  mongoc_collection_destroy(analytics);
+  mongoc_collection_destroy(source);
 }
 
 double Secs(const timeval& a, const timeval& b) {
@@ -660,7 +765,7 @@ double Secs(const timeval& a, const timeval& b) {
 
 // The batch: poll, then the lists K at a time (reads and writes), timed; prints the JSON.
 void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
-  const Templates templates = LoadTemplates(o.template_file);
+  const Templates templates = LoadTemplates(o.template_file, o.updates_file);
   Run r(o, templates);
   const int64_t today_start = o.now_ms - o.now_ms % kMsPerDay;
   r.from = today_start - static_cast<int64_t>(o.history_days - 1) * kMsPerDay;
@@ -672,10 +777,26 @@ void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
   rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   const auto start = Clock::now();
+  // --daily-pass: the pass's user list and expired delete beside the poll, on a second client.
+  std::vector<Oid> pass_users;
+  std::thread pass;
+  if (o.daily_pass) {
+    pass = std::thread([&] {
+      mongoc_client_t* c = mongoc_client_pool_pop(pool);
+      DailyPass(r, c, &pass_users);
+      mongoc_client_pool_push(pool, c);
+    });
+  }
   mongoc_client_t* client = mongoc_client_pool_pop(pool);
   r.max_updates = MaxUpdatesPerCommand(client, o.bulk);
   const int64_t polled = Poll(o, client, &r.users);
   mongoc_client_pool_push(pool, client);
+  if (pass.joinable()) {
+    pass.join();
+    r.users.insert(r.users.end(), pass_users.begin(), pass_users.end());
+    std::sort(r.users.begin(), r.users.end());
+    r.users.erase(std::unique(r.users.begin(), r.users.end()), r.users.end());
+  }
   const double poll_s = Since(start);
   const size_t lists = (r.users.size() + o.lists - 1) / o.lists;
   auto range = [&](size_t i) {
@@ -718,21 +839,23 @@ void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
   std::printf(
       "{\"total_s\": %.3f, \"user_cpu_s\": %.3f, \"sys_cpu_s\": %.3f, \"lists_per_query\": %zu, "
       "\"concurrency\": %d, \"bulk\": %zu, \"updates_per_command\": %zu, \"pipeline\": %s, "
-      "\"batch_size\": %d, \"polled\": %lld, \"users\": %zu, \"lists\": %zu, \"goals\": %lld, "
+      "\"daily_pass\": %s, \"batch_size\": %d, \"polled\": %lld, \"users\": %zu, \"lists\": %zu, "
+      "\"goals\": %lld, "
       "\"history_docs\": %lld, \"keys_read\": %lld, \"inserted\": %lld, \"updated\": %lld, "
       "\"io\": {\"commands\": %lld, \"bytes_read\": %lld}, \"phase_s\": {\"poll\": %.3f, "
       "\"lists\": %.3f, \"read\": %.3f, \"write\": %.3f}, \"thread_s\": {\"read\": %.3f, "
       "\"write\": %.3f}}\n",
       total, Secs(ru0.ru_utime, ru1.ru_utime), Secs(ru0.ru_stime, ru1.ru_stime), o.lists,
-      o.concurrency, o.bulk, r.max_updates, o.pipeline ? "true" : "false", o.batch_size,
-      static_cast<long long>(polled), r.users.size(), lists, static_cast<long long>(r.goals),
-      static_cast<long long>(r.history_docs), static_cast<long long>(r.keys),
-      static_cast<long long>(r.inserted), static_cast<long long>(r.updated),
-      static_cast<long long>(io.commands.load()), static_cast<long long>(io.bytes_read.load()),
-      poll_s, lists_wall, read_wall, write_wall, static_cast<double>(r.read_ns) / 1e9,
-      static_cast<double>(r.write_ns) / 1e9);
+      o.concurrency, o.bulk, r.max_updates, o.pipeline ? "true" : "false",
+      o.daily_pass ? "true" : "false", o.batch_size, static_cast<long long>(polled), r.users.size(),
+      lists, static_cast<long long>(r.goals), static_cast<long long>(r.history_docs),
+      static_cast<long long>(r.keys), static_cast<long long>(r.inserted),
+      static_cast<long long>(r.updated), static_cast<long long>(io.commands.load()),
+      static_cast<long long>(io.bytes_read.load()), poll_s, lists_wall, read_wall, write_wall,
+      static_cast<double>(r.read_ns) / 1e9, static_cast<double>(r.write_ns) / 1e9);
   for (auto& [u, docs] : templates.by_user)
     for (const Doc& d : docs) bson_destroy(d.p);
+  for (auto& [id, d] : templates.by_id) bson_destroy(d.p);
 }
 
 }  // namespace
@@ -751,7 +874,8 @@ int main(int argc, char** argv) {
     mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
     const std::string& name = o.export_file.empty() ? o.source : o.analytics;
     mongoc_collection_t* coll = mongoc_client_get_collection(client, o.db.c_str(), name.c_str());
-    const int rc = o.export_file.empty() ? Touch(coll, o.touch) : Export(coll, o.export_file);
+    const int rc = o.export_file.empty() ? Touch(coll, o.touch)
+                                         : Export(coll, o.export_file, o.export_updated_from);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(client);
     mongoc_uri_destroy(uri);

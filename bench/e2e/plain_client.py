@@ -4,12 +4,15 @@
 The poll of the changed documents after the cursor; for the affected users (lists of 128 per
 `$in`, 2 queries in flight): goals, the history in the horizon, the analytics keys (projected);
 then the writes in unordered bulks of 500, {w: 1, j: true}: --template's documents inserted for
-users without analytics (a backlog), or --updates N `$set`s of existing documents with the
-template's body for the same (userId, metricType, timeRange) (a steady batch). Updates are sent
-10 per command on FerretDB v1 only, as the engine does.
+users without analytics (a backlog), or `$set`s by _id of the documents in --updates-from FILE
+(the ones the engine's batch changed, with their bodies: a steady batch; the older --updates N
+sets the first N keys read with the template's body instead). Updates are sent 10 per command
+on FerretDB v1 only, as the engine does. --daily-pass (a first batch) also lists the users with
+analytics documents or healthmetrics in the horizon, after the poll, as the contract's first
+batch must.
 
   bench/e2e/plain_client.py --uri URI --db DB --now-ms MS --after-ms MS [--after-id HEX]
-      [--template FILE] [--updates N] [--lists 128] [--concurrency 2] [--bulk 500]
+      [--template FILE] [--updates N | --updates-from FILE] [--daily-pass] [--lists 128] [--concurrency 2] [--bulk 500]
 
 Prints one JSON object (total_s, phase_s, counts). pymongo 3.11 (Debian python3-pymongo) or 4.x.
 """
@@ -65,6 +68,8 @@ def main():
     p.add_argument("--after-id", default="0" * 24)
     p.add_argument("--template")
     p.add_argument("--updates", type=int, default=0)
+    p.add_argument("--updates-from")
+    p.add_argument("--daily-pass", action="store_true")
     p.add_argument("--history-days", type=int, default=180)
     p.add_argument("--max-batch-docs", type=int, default=100_000)
     p.add_argument("--lists", type=int, default=128)
@@ -78,6 +83,10 @@ def main():
             for doc in bson.decode_file_iter(f):
                 by_user.setdefault(doc.get("userId"), []).append(doc)
                 by_key[key_of(doc)] = doc
+    by_id = {}
+    if a.updates_from:
+        with open(a.updates_from, "rb") as f:
+            by_id = {doc["_id"]: doc for doc in bson.decode_file_iter(f)}
 
     client = pymongo.MongoClient(a.uri, maxPoolSize=a.concurrency + 1, tz_aware=True)
     db = client[a.db]
@@ -105,11 +114,19 @@ def main():
         polled += page
         if page < a.max_batch_docs:
             break
+    today = a.now_ms - a.now_ms % DAY_MS
+    lo, hi = dt(today - (a.history_days - 1) * DAY_MS), dt(today + DAY_MS)
+    if a.daily_pass:
+        users |= {d["userId"] for d in db.analytics.find({}, {"userId": 1, "_id": 0})
+                  if isinstance(d.get("userId"), ObjectId)}
+        users |= {d["userId"] for d in db.healthmetrics.find({"date": {"$gte": lo, "$lt": hi}},
+                                                             {"userId": 1, "_id": 0})
+                  if isinstance(d.get("userId"), ObjectId)}
+        if not any("expireAfterSeconds" in i for i in analytics_w.list_indexes()):
+            analytics_w.delete_many({"expiresAt": {"$lt": dt(a.now_ms)}})
     poll_s = time.monotonic() - start
 
     users = sorted(users)
-    today = a.now_ms - a.now_ms % DAY_MS
-    lo, hi = dt(today - (a.history_days - 1) * DAY_MS), dt(today + DAY_MS)
     lists = [users[i:i + a.lists] for i in range(0, len(users), a.lists)]
     counts = {"goals": 0, "history_docs": 0, "keys_read": 0}
     ops, lock = [], threading.Lock()
@@ -123,11 +140,11 @@ def main():
         mine = []
         have = {k["userId"] for k in keys}
         for k in keys:
-            t = by_key.get(key_of(k))
+            t = by_id.get(k["_id"]) if by_id else by_key.get(key_of(k))
             if t is None:
                 continue
             with lock:
-                if left[0] <= 0:
+                if not by_id and left[0] <= 0:
                     break
                 left[0] -= 1
             body = {f: x for f, x in t.items() if f not in ("_id", "createdAt", "__v")}
