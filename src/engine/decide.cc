@@ -93,6 +93,16 @@ PassDecision DecidePass(const CheckpointState& state, const PollSummary& poll,
   return d;
 }
 
+std::optional<PassState> PassToBeginEarly(const CheckpointState& state,
+                                          const EngineOptions& options, Instant now) {
+  const PassState loaded = ParsePass(state.recompute_progress);
+  const bool scheduled = !loaded.done && loaded.day == DayOf(now) && !loaded.after;
+  if (scheduled) return std::nullopt;
+  const PassDecision d = DecidePass(state, PollSummary{}, options, now);
+  if (d.action != PassAction::kRun) return std::nullopt;
+  return d.pass;
+}
+
 PassSlice SliceOfPass(std::span<const ObjectId> list, const PassState& pass, bool finish,
                       size_t users_per_batch) {
   auto begin = pass.after ? std::upper_bound(list.begin(), list.end(), *pass.after) : list.begin();

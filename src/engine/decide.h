@@ -88,6 +88,14 @@ struct PassDecision {
 PassDecision DecidePass(const CheckpointState& state, const PollSummary& poll,
                         const EngineOptions& options, Instant now);
 
+// The pass whose beginning (its user list, and the expired sweep where there is no TTL index)
+// the plan may start beside the poll, before the poll says whether the batch is full: the pass
+// DecidePass runs for a batch that is not full, unless the loaded pass is scheduled without
+// progress (a backlog is draining: this batch is likely full too, and would defer it). The
+// caller also skips it when the list is already in memory. A full batch then discards the list
+// it read, at most once per pass: a deferral leaves the pass scheduled.
+std::optional<PassState> PassToBeginEarly(const CheckpointState& state,
+                                          const EngineOptions& options, Instant now);
 // The part of the pass's user list this batch recomputes: after `pass.after`, all of it when
 // `finish` (once), else at most RECOMPUTE_USERS_PER_BATCH. `list` is sorted.
 struct PassSlice {

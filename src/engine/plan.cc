@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <iterator>
+#include <thread>
 
 namespace ha {
 namespace {
@@ -69,35 +70,99 @@ std::vector<ObjectId> AffectedUsers(const Polled& polled) {
   return affected;
 }
 
-// A running pass: at its start, where the server has no TTL index (FerretDB), the expired
-// analytics documents go; its users are listed once per pass (a new pass lists again: users
-// come and go); then this batch's slice.
-Status SliceThePass(bool finish_recompute, EngineStore& store, EngineMemory* memory,
-                    BatchPlan* plan) {
-  const EngineOptions& options = plan->context.options;
-  const Instant now = plan->context.clock;
-  const Day today = DayOf(now);
-  if (!plan->pass.after) {
-    if (!memory->has_ttl) {
+// The I/O that begins a pass, or resumes one in a new process: where the server has no TTL
+// index the expired analytics documents go (`sweep`, at its start), and its users are listed
+// (`list`: once per pass; a new pass lists again, users come and go).
+struct PassBeginning {
+  Instant started = 0;          // the pass it is for
+  std::optional<bool> has_ttl;  // what the engine knew, then the server's answer
+  std::vector<ObjectId> users;  // sorted
+  int64_t read_us = 0, write_us = 0;
+  Status status = Status::Ok();
+};
+
+void BeginPass(EngineStore& store, const EngineOptions& options, Instant now, bool sweep, bool list,
+               PassBeginning* b) {
+  if (sweep) {
+    if (!b->has_ttl) {
       auto ttl = store.HasTtlIndex();
-      if (!ttl.ok()) return ttl.status();
-      memory->has_ttl = *ttl;
+      if (!ttl.ok()) {
+        b->status = ttl.status();
+        return;
+      }
+      b->has_ttl = *ttl;
     }
-    if (!*memory->has_ttl) {
+    if (!*b->has_ttl) {
       const int64_t t0 = MonotonicMicros();
       auto n = store.DeleteExpired(now);
-      plan->phases.write_us += MonotonicMicros() - t0;
-      if (!n.ok()) return n.status();
+      b->write_us += MonotonicMicros() - t0;
+      if (!n.ok()) {
+        b->status = n.status();
+        return;
+      }
     }
   }
-  if (memory->recompute_list_started != plan->pass.started) {
-    memory->recompute_list.clear();
+  if (list) {
+    const Day today = DayOf(now);
     const int64_t t0 = MonotonicMicros();
-    Status st =
-        store.ListUsers(today - options.analytics.history_days + 1, today, &memory->recompute_list);
-    plan->phases.read_us += MonotonicMicros() - t0;
-    if (!st.ok()) return st;
+    b->status = store.ListUsers(today - options.analytics.history_days + 1, today, &b->users);
+    b->read_us += MonotonicMicros() - t0;
+  }
+}
+
+// A pass's beginning read beside the poll (PassToBeginEarly), on its own thread; joined before
+// the plan looks at it, and always before the plan returns.
+class EarlyBeginning {
+ public:
+  EarlyBeginning() = default;
+  EarlyBeginning(const EarlyBeginning&) = delete;
+  EarlyBeginning& operator=(const EarlyBeginning&) = delete;
+  ~EarlyBeginning() { Join(); }
+
+  void Start(EngineStore& store, const EngineOptions& options, Instant now, const PassState& pass,
+             std::optional<bool> has_ttl) {
+    result_.started = pass.started;
+    result_.has_ttl = has_ttl;
+    thread_ = std::thread([this, &store, &options, now, sweep = !pass.after] {
+      BeginPass(store, options, now, sweep, /*list=*/true, &result_);
+    });
+  }
+  // The result, or nullptr when none was started.
+  PassBeginning* Join() {
+    if (!thread_.joinable()) return started_ ? &result_ : nullptr;
+    thread_.join();
+    started_ = true;
+    return &result_;
+  }
+
+ private:
+  std::thread thread_;
+  bool started_ = false;
+  PassBeginning result_;
+};
+
+// A running pass: its beginning (read early, when `early` is for this pass, or now), then this
+// batch's slice of its users.
+Status SliceThePass(bool finish_recompute, EngineStore& store, EngineMemory* memory,
+                    PassBeginning* early, BatchPlan* plan) {
+  const EngineOptions& options = plan->context.options;
+  const bool list = memory->recompute_list_started != plan->pass.started;
+  if (early && early->started == plan->pass.started) {
+    if (!early->status.ok()) return early->status;
+    memory->recompute_list = std::move(early->users);
     memory->recompute_list_started = plan->pass.started;
+  } else if (!plan->pass.after || list) {
+    PassBeginning b;
+    b.has_ttl = memory->has_ttl;
+    BeginPass(store, options, plan->context.clock, !plan->pass.after, list, &b);
+    memory->has_ttl = b.has_ttl;
+    plan->phases.read_us += b.read_us;
+    plan->phases.write_us += b.write_us;
+    if (!b.status.ok()) return b.status;
+    if (list) {
+      memory->recompute_list = std::move(b.users);
+      memory->recompute_list_started = plan->pass.started;
+    }
   }
   const PassSlice s = SliceOfPass(memory->recompute_list, plan->pass, finish_recompute,
                                   options.recompute_users_per_batch);
@@ -121,11 +186,27 @@ Status PlanBatch(const CheckpointState& state, bool finish_recompute, EngineStor
   }
   const Cursor start = StartCursor(state, plan->context.options, now);
 
+  // A pass about to begin reads its users beside the poll, when more than one query may be in
+  // flight (IO_CONCURRENCY).
+  EarlyBeginning early;
+  if (plan->context.options.io_concurrency > 1) {
+    const std::optional<PassState> pass = PassToBeginEarly(state, plan->context.options, now);
+    if (pass && memory->recompute_list_started != pass->started)
+      early.Start(store, plan->context.options, now, *pass, memory->has_ttl);
+  }
+
   Polled polled;
   const int64_t poll_start = MonotonicMicros();
   Status poll_status = Poll(*plan, start, store, memory->seen_versions, &polled);
-  if (!poll_status.ok()) return poll_status;
   plan->phases.poll_us = MonotonicMicros() - poll_start;
+  PassBeginning* early_result = early.Join();
+  if (early_result) {
+    // Its time counts whether or not the batch uses it (a full batch defers the pass).
+    if (early_result->has_ttl) memory->has_ttl = early_result->has_ttl;
+    plan->phases.read_us += early_result->read_us;
+    plan->phases.write_us += early_result->write_us;
+  }
+  if (!poll_status.ok()) return poll_status;
   plan->records_processed = static_cast<int64_t>(polled.changed.size() + polled.late.size());
 
   DeadLetterVersions(polled.flawed, plan->context.batch_id, dead_letters,
@@ -145,7 +226,8 @@ Status PlanBatch(const CheckpointState& state, bool finish_recompute, EngineStor
     memory->recompute_list_started.reset();  // the pass lists its users when it begins
   } else if (decision.action == PassAction::kRun) {
     plan->pass_active = true;
-    if (Status st = SliceThePass(finish_recompute, store, memory, plan); !st.ok()) return st;
+    if (Status st = SliceThePass(finish_recompute, store, memory, early_result, plan); !st.ok())
+      return st;
   }
   plan->users.clear();
   std::set_union(plan->slice.begin(), plan->slice.end(), affected.begin(), affected.end(),

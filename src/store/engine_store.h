@@ -5,7 +5,9 @@
 //
 // Every method returns kUnavailable when no server could be reached (the caller retries the
 // batch) and another non-OK Status for a server-side error; the message says what was being
-// done. An EngineStore is not thread-safe: each thread that runs a step needs its own.
+// done. Its methods may be called from several threads at once (ProcessUsers' units, and the
+// plan's pass list beside the poll, when IO_CONCURRENCY > 1): MongoStore (a client pool) and
+// MemoryStore (a mutex) allow it.
 #pragma once
 
 #include <cstdint>

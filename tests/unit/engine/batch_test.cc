@@ -3,7 +3,10 @@
 // say how. The integration tests check the same behaviours against real servers.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 
 #include "engine_fixture.h"
 
@@ -148,6 +151,83 @@ TEST_F(BatchTest, ABacklogDefersItsUsersToOnePassAfterItsLastFullBatch) {
     EXPECT_EQ(MaxSteps7Day(store_, User(i)), 100.0 * (i + 1)) << i;
   }
   EXPECT_EQ(Checkpoint().last_recompute_day, std::optional<Day>(next_day));
+  // The user list was read three times: by day D's pass (beside the first poll), beside the
+  // first full batch of day D+1 (which then deferred the pass, so that list was not used), and
+  // by the pass when it ran. The second full batch found the pass scheduled and did not list.
+  EXPECT_EQ(store_.calls(MemoryStore::Op::kListUsers), 3);
+}
+
+// Holds each change read until the pass's user list has begun (at most 5 s when `wait`), and
+// remembers whether it had begun by then.
+class ListBesidePollStore final : public DelegatingStore {
+ public:
+  ListBesidePollStore(MemoryStore& inner, bool wait) : DelegatingStore(inner), wait_(wait) {}
+  Status ReadChanges(const Cursor& a, int l, const AnalyticsOptions& o,
+                     const std::function<void(ChangedVersion&&)>& e) override {
+    Hold();
+    return inner_.ReadChanges(a, l, o, e);
+  }
+  Status ReadWindowAndChanges(Instant f, const Cursor& a, int l, const AnalyticsOptions& o,
+                              const std::function<void(ChangedVersion&&)>& w,
+                              const std::function<void(ChangedVersion&&)>& c) override {
+    Hold();
+    return inner_.ReadWindowAndChanges(f, a, l, o, w, c);
+  }
+  Status ListUsers(Day f, Day t, std::vector<ObjectId>* out) override {
+    {
+      std::lock_guard lock(mu_);
+      list_began_ = true;
+      cv_.notify_all();
+    }
+    return inner_.ListUsers(f, t, out);
+  }
+  bool ListBeganDuringThePoll() {
+    std::lock_guard lock(mu_);
+    return during_poll_;
+  }
+
+ private:
+  void Hold() {
+    std::unique_lock lock(mu_);
+    if (wait_) cv_.wait_for(lock, std::chrono::seconds(5), [&] { return list_began_; });
+    during_poll_ = list_began_;
+  }
+  const bool wait_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool list_began_ = false, during_poll_ = false;
+};
+
+TEST_F(BatchTest, APassThatBeginsListsItsUsersBesideThePollWhenQueriesMayOverlap) {
+  // User 1 changed in the lookback; user 2's only document is older than the lookback but in
+  // the horizon, so only the pass's list finds user 2.
+  options_.initial_lookback_days = 1;
+  Put(Steps(Doc(1), User(1), kDay, 1000, kT));
+  Put(Steps(Doc(2), User(2), kDay - 10, 2000, kT - 10 * kMillisPerDay));
+  {
+    options_.io_concurrency = 2;
+    ListBesidePollStore store(store_, /*wait=*/true);
+    Engine engine(store, checkpoint_, *dead_letters_, options_);
+    auto r = engine.RunBatch(kNow, /*finish_recompute=*/false);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(store.ListBeganDuringThePoll());
+    EXPECT_EQ(r->records_processed, 1);
+    EXPECT_EQ(r->recompute_users, 2);
+    EXPECT_EQ(Recomputed(User(1)), 1);
+    EXPECT_EQ(Recomputed(User(2)), 1);
+  }
+  {
+    // The next day's pass with one query at a time: the list follows the poll.
+    options_.io_concurrency = 1;
+    ListBesidePollStore store(store_, /*wait=*/false);
+    Engine engine(store, checkpoint_, *dead_letters_, options_);
+    auto r = engine.RunBatch(kNow + kMillisPerDay, /*finish_recompute=*/false);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_FALSE(store.ListBeganDuringThePoll());
+    EXPECT_EQ(r->recompute_users, 2);
+    EXPECT_EQ(Recomputed(User(2)), 2);
+  }
+  EXPECT_EQ(store_.calls(MemoryStore::Op::kListUsers), 2);
 }
 
 TEST_F(BatchTest, ARefusedUserIsRetriedThenDeadLetteredAndTheOthersProgress) {

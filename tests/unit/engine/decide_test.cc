@@ -93,6 +93,24 @@ TEST(DecideTest, TheDailyPassRunsWhenTheDayChangedOrItIsUnfinished) {
   EXPECT_EQ(resumed.pass, half);
 }
 
+TEST(DecideTest, APassIsBegunBesideThePollWhenItWouldRunUnlessABacklogScheduledIt) {
+  EngineOptions o;
+  const PassState fresh{kToday, kNow, std::nullopt, false};
+  // The first batch, and the first of a new day: a new pass.
+  EXPECT_EQ(PassToBeginEarly(CheckpointState{}, o, kNow), std::optional<PassState>(fresh));
+  const PassState done{kToday, kNow - 60 * kMinute, User(9), true};
+  EXPECT_EQ(PassToBeginEarly(Loaded(kToday - 1, done), o, kNow), std::optional<PassState>(fresh));
+  // Today's pass is done: none.
+  EXPECT_EQ(PassToBeginEarly(Loaded(kToday, done), o, kNow), std::nullopt);
+  // Today's, half done (a restart): the pass resumed, its list read again.
+  const PassState half{kToday, kNow - 5 * kMinute, User(4), false};
+  EXPECT_EQ(PassToBeginEarly(Loaded(kToday - 1, half), o, kNow), std::optional<PassState>(half));
+  // Scheduled by a full batch (a backlog draining, so likely full again): none, even once the
+  // ten minutes have passed and it will run.
+  const PassState scheduled{kToday, kNow - kMaxBacklogDeferMs, std::nullopt, false};
+  EXPECT_EQ(PassToBeginEarly(Loaded(kToday - 1, scheduled), o, kNow), std::nullopt);
+}
+
 TEST(DecideTest, TheReconcilePassRunsOnceTheIntervalHasPassed) {
   EngineOptions o;
   o.reconcile_interval_ms = 6 * 3'600'000LL;

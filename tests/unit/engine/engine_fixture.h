@@ -8,8 +8,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,44 @@ inline std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
+
+// An EngineStore that passes every call to a MemoryStore: tests derive from it and override the
+// calls they watch or hold.
+class DelegatingStore : public EngineStore {
+ public:
+  explicit DelegatingStore(MemoryStore& inner) : inner_(inner) {}
+  Status ReadChanges(const Cursor& a, int l, const AnalyticsOptions& o,
+                     const std::function<void(ChangedVersion&&)>& e) override {
+    return inner_.ReadChanges(a, l, o, e);
+  }
+  Status ReadWindowAndChanges(Instant f, const Cursor& a, int l, const AnalyticsOptions& o,
+                              const std::function<void(ChangedVersion&&)>& w,
+                              const std::function<void(ChangedVersion&&)>& c) override {
+    return inner_.ReadWindowAndChanges(f, a, l, o, w, c);
+  }
+  Status ReadHistory(std::span<const ObjectId> users, Day from, Day to,
+                     const AnalyticsOptions& options, HistoryByUser* out) override {
+    return inner_.ReadHistory(users, from, to, options, out);
+  }
+  Status ReadGoals(std::span<const ObjectId> u, GoalsByUser* out) override {
+    return inner_.ReadGoals(u, out);
+  }
+  Status ReadAnalytics(std::span<const ObjectId> u, std::vector<ExistingAnalytics>* out) override {
+    return inner_.ReadAnalytics(u, out);
+  }
+  Status WriteAnalytics(std::vector<AnalyticsWrite>& w, WriteCounts* c) override {
+    return inner_.WriteAnalytics(w, c);
+  }
+  Status ListUsers(Day f, Day t, std::vector<ObjectId>* out) override {
+    return inner_.ListUsers(f, t, out);
+  }
+  Result<int64_t> DeleteExpired(Instant now) override { return inner_.DeleteExpired(now); }
+  Result<bool> HasTtlIndex() override { return inner_.HasTtlIndex(); }
+  IoCounts Io() const override { return inner_.Io(); }
+
+ protected:
+  MemoryStore& inner_;
+};
 
 // Records what the engine announces.
 class RecordingListener : public ChangeListener {

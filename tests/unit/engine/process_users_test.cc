@@ -219,9 +219,9 @@ TEST(ProcessUsersTest, AnOutageStopsWithoutDeadLetters) {
 
 // An EngineStore that holds each ReadHistory until `want` of them are in flight at once (or
 // 5 s passed), and remembers the most it saw: proof that units overlap.
-class OverlapStore final : public EngineStore {
+class OverlapStore final : public DelegatingStore {
  public:
-  OverlapStore(MemoryStore& inner, int want) : inner_(inner), want_(want) {}
+  OverlapStore(MemoryStore& inner, int want) : DelegatingStore(inner), want_(want) {}
   Status ReadHistory(std::span<const ObjectId> users, Day from, Day to,
                      const AnalyticsOptions& options, HistoryByUser* out) override {
     {
@@ -236,35 +236,10 @@ class OverlapStore final : public EngineStore {
     --in_flight_;
     return st;
   }
-  Status ReadChanges(const Cursor& a, int l, const AnalyticsOptions& o,
-                     const std::function<void(ChangedVersion&&)>& e) override {
-    return inner_.ReadChanges(a, l, o, e);
-  }
-  Status ReadWindowAndChanges(Instant f, const Cursor& a, int l, const AnalyticsOptions& o,
-                              const std::function<void(ChangedVersion&&)>& w,
-                              const std::function<void(ChangedVersion&&)>& c) override {
-    return inner_.ReadWindowAndChanges(f, a, l, o, w, c);
-  }
-  Status ReadGoals(std::span<const ObjectId> u, GoalsByUser* out) override {
-    return inner_.ReadGoals(u, out);
-  }
-  Status ReadAnalytics(std::span<const ObjectId> u, std::vector<ExistingAnalytics>* out) override {
-    return inner_.ReadAnalytics(u, out);
-  }
-  Status WriteAnalytics(std::vector<AnalyticsWrite>& w, WriteCounts* c) override {
-    return inner_.WriteAnalytics(w, c);
-  }
-  Status ListUsers(Day f, Day t, std::vector<ObjectId>* out) override {
-    return inner_.ListUsers(f, t, out);
-  }
-  Result<int64_t> DeleteExpired(Instant now) override { return inner_.DeleteExpired(now); }
-  Result<bool> HasTtlIndex() override { return inner_.HasTtlIndex(); }
-  IoCounts Io() const override { return inner_.Io(); }
 
   int max_in_flight = 0;
 
  private:
-  MemoryStore& inner_;
   const int want_;
   std::mutex mu_;
   std::condition_variable cv_;
