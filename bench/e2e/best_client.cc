@@ -35,8 +35,10 @@
 // The plan: --concurrency K threads, each with its own client popped from one
 // mongoc_client_pool_t, take lists from a shared queue. With --pipeline 1 (default) a thread
 // reads a list (goals, history, keys) and then writes that list's documents, so one list's
-// writes overlap another's reads; with --pipeline 0 every read finishes before the writes,
-// which are then cut into bulks of --bulk and sent K at a time.
+// writes overlap another's reads; with --pipeline 0 every read finishes before the writes.
+// Writes that need several commands (bulks of --bulk, or FerretDB v1's 10 updates) are cut at
+// command boundaries into K pieces, each sent by its own thread and pooled client, so K commands
+// are in flight at once (as the engine's WriteAnalytics does with IO_CONCURRENCY).
 // Commands and reply bytes are counted with libmongoc's APM callbacks, as src/store/store.cc
 // counts the engine's (the batch log's `io`), so the two can be compared on any server.
 //
@@ -610,6 +612,36 @@ void Write(Run& r, mongoc_client_t* client, const Op* ops, size_t n) {
   AddNs(&r.write_ns, t0);
 }
 
+// `ops` on up to --concurrency connections at once when they need several commands: cut at
+// command boundaries into that many pieces, each written by its own thread and pooled client
+// (`client`, when not null, writes alone when one command is enough). On FerretDB v1, whose
+// commands carry at most 10 updates, one list's 170 updates are 17 commands.
+void WriteSpread(Run& r, mongoc_client_pool_t* pool, mongoc_client_t* client,
+                 const std::vector<Op>& ops) {
+  std::vector<size_t> starts;  // where each command begins
+  size_t in_bulk = 0, updates = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i == 0 || in_bulk == r.o.bulk || (!ops[i].insert && updates == r.max_updates)) {
+      starts.push_back(i);
+      in_bulk = updates = 0;
+    }
+    ++in_bulk;
+    updates += ops[i].insert ? 0 : 1;
+  }
+  const size_t k = std::min(static_cast<size_t>(r.o.concurrency), starts.size());
+  if (k <= 1 && client) {
+    Write(r, client, ops.data(), ops.size());
+    return;
+  }
+  const size_t per = (starts.size() + k - 1) / std::max<size_t>(k, 1);  // commands per piece
+  const size_t pieces = per == 0 ? 0 : (starts.size() + per - 1) / per;
+  Parallel(pool, static_cast<int>(pieces), pieces, [&](mongoc_client_t* c, size_t p) {
+    const size_t b = starts[p * per];
+    const size_t e = (p + 1) * per < starts.size() ? starts[(p + 1) * per] : ops.size();
+    Write(r, c, ops.data() + b, e - b);
+  });
+}
+
 // Updates per command: 10 on FerretDB v1 (buildInfo has ferretdbVersion, major below 2), as
 // src/store/store.cc decides; otherwise as many as a bulk holds.
 size_t MaxUpdatesPerCommand(mongoc_client_t* client, size_t bulk) {
@@ -812,7 +844,7 @@ void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
       std::vector<Op> ops;
       auto [b, e] = range(i);
       ReadList(r, c, b, e, &ops);
-      Write(r, c, ops.data(), ops.size());
+      WriteSpread(r, pool, c, ops);
     });
   } else {
     Parallel(pool, o.concurrency, lists, [&](mongoc_client_t* c, size_t i) {
@@ -824,13 +856,7 @@ void BestClient(const Options& o, mongoc_client_pool_t* pool, const Io& io) {
     });
     read_wall = Since(t);
     t = Clock::now();
-    // Cut so that each piece fills whole commands (updates count against the smaller cap).
-    const size_t piece =
-        std::max<size_t>(o.bulk, (r.ops.size() + o.concurrency - 1) / o.concurrency);
-    const size_t pieces = (r.ops.size() + piece - 1) / piece;
-    Parallel(pool, o.concurrency, pieces, [&](mongoc_client_t* c, size_t i) {
-      Write(r, c, r.ops.data() + i * piece, std::min(piece, r.ops.size() - i * piece));
-    });
+    WriteSpread(r, pool, nullptr, r.ops);
     write_wall = Since(t);
   }
   const double lists_wall = Since(t0_lists);

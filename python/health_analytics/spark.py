@@ -76,7 +76,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SERVER, EXIT_LOCKED = 0, 1, 2, 3, 4
 # What an executor needs of the configuration: where the data is (MONGO_URI travels with the
 # tasks, as it must; it is never logged).
 STORE_KEYS = ("MONGO_URI", "MONGO_DB_NAME", "SOURCE_COLLECTION", "ANALYTICS_COLLECTION",
-              "USERS_COLLECTION")
+              "USERS_COLLECTION", "WRITE_OPS_PER_COMMAND")
 
 
 def exit_code_for(error: BaseException) -> int:

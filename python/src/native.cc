@@ -128,6 +128,7 @@ std::map<std::string, std::string> LoadConfig(const std::map<std::string, std::s
           {"SOURCE_COLLECTION", c->source_collection},
           {"ANALYTICS_COLLECTION", c->analytics_collection},
           {"USERS_COLLECTION", c->users_collection},
+          {"WRITE_OPS_PER_COMMAND", std::to_string(c->write_ops_per_command)},
           {"BATCH_INTERVAL_SECONDS", num(c->batch_interval_seconds)},
           {"CHECKPOINT_LOCATION", c->checkpoint_location},
           {"MAX_BATCH_DOCS", std::to_string(c->max_batch_docs)},

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -191,6 +192,10 @@ nb::dict ProcessUsersForPython(const std::string& context_json, const nb::list& 
   get("SOURCE_COLLECTION", &so.source_collection);
   get("ANALYTICS_COLLECTION", &so.analytics_collection);
   get("USERS_COLLECTION", &so.users_collection);
+  std::string ops_per_command;
+  get("WRITE_OPS_PER_COMMAND", &ops_per_command);
+  if (!ops_per_command.empty()) so.write_ops_per_command = std::atoi(ops_per_command.c_str());  // 0: by server
+  so.write_commands_in_flight = context->options.io_concurrency;
   if (so.uri.empty() || so.database.empty())
     throw nb::value_error("process_users: the configuration lacks MONGO_URI or MONGO_DB_NAME");
   auto store = ha::MongoStore::Open(so);

@@ -55,6 +55,7 @@ StoreOptions StoreOptionsFrom(const Config& c) {
   so.analytics_collection = c.analytics_collection;
   so.users_collection = c.users_collection;
   so.write_ops_per_command = c.write_ops_per_command;
+  so.write_commands_in_flight = c.io_concurrency;
   return so;
 }
 

@@ -36,7 +36,14 @@ struct StoreOptions {
   // the server once (buildInfo): 10 on FerretDB v1 (it hangs on about 100: docs/TEST-SERVERS.md),
   // kWriteOpsPerCommand everywhere else.
   int write_ops_per_command = 0;
+  // The commands one WriteAnalytics call may have in flight when it needs several, counted
+  // over all calls: each call sends its first command itself, and up to this many - 1 more
+  // at once are shared by the calls running together. The engine sets it to IO_CONCURRENCY.
+  int write_commands_in_flight = 1;
 };
+
+// The most StoreOptions::write_commands_in_flight counts (IO_CONCURRENCY's maximum).
+inline constexpr int kMaxWriteCommandsInFlight = 64;
 
 // Updates and deletes per bulk command on servers other than FerretDB v1.
 inline constexpr int kWriteOpsPerCommand = 1000;
