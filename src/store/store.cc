@@ -513,34 +513,28 @@ Result<int> MongoStore::WriteOpsPerCommand() {
   return impl_->write_ops_per_command.load();
 }
 
-namespace {
-
-// The writes [begin, end) of a WriteAnalytics call, one bulk command (libmongoc may still split
-// it by size).
-struct WriteCommand {
-  size_t begin = 0, end = 0;
-};
-
-// Consecutive commands of at most `max_updates` updates and deletes each (inserts are not
-// capped: libmongoc splits them by the server's limits).
-std::vector<WriteCommand> CutIntoCommands(const std::vector<AnalyticsWrite>& writes,
-                                          int max_updates) {
+std::vector<WriteCommand> CutIntoCommands(std::span<const AnalyticsWrite> writes, int max_updates) {
+  const int max_ops = std::max(kWriteOpsPerCommand, max_updates);
   std::vector<WriteCommand> out;
   WriteCommand c;
-  int updates = 0;
+  int ops = 0, updates = 0;
   for (size_t i = 0; i < writes.size(); ++i) {
-    if (writes[i].kind != AnalyticsWrite::Kind::kInsert && updates == max_updates) {
+    const bool update = writes[i].kind != AnalyticsWrite::Kind::kInsert;
+    if (ops == max_ops || (update && updates == max_updates)) {
       c.end = i;
       out.push_back(c);
       c.begin = i;
-      updates = 0;
+      ops = updates = 0;
     }
-    if (writes[i].kind != AnalyticsWrite::Kind::kInsert) ++updates;
+    ++ops;
+    updates += update ? 1 : 0;
   }
   c.end = writes.size();
-  out.push_back(c);
+  if (c.end > c.begin) out.push_back(c);
   return out;
 }
+
+namespace {
 
 // One unordered bulk write of writes [c.begin, c.end) on `coll` with `write_concern_opts`
 // ({writeConcern: ...}); adds what the server acknowledged to `counts`.

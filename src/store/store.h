@@ -56,6 +56,17 @@ inline constexpr int kFerretDbV1WriteOpsPerCommand = 10;
 // otherwise. Never fails.
 int WriteOpsPerCommandFor(bool is_ferretdb, std::string_view ferretdb_version);
 
+// One bulk write command of a WriteAnalytics call: its writes [begin, end).
+struct WriteCommand {
+  size_t begin = 0, end = 0;
+  bool operator==(const WriteCommand&) const = default;
+};
+// `writes` cut, in order, into commands of at most `max_updates` updates and deletes and at most
+// max(kWriteOpsPerCommand, max_updates) operations of any kind (inserts are not capped by
+// FerretDB v1's 10, but a long run of them is cut too, so that several connections can share
+// it). None for no writes.
+std::vector<WriteCommand> CutIntoCommands(std::span<const AnalyticsWrite> writes, int max_updates);
+
 class MongoStore final : public EngineStore, public AdminStore, public ToolsStore {
  public:
   // Parses the URI and prepares a client (no network traffic yet). InvalidArgument for a URI
