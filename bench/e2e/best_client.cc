@@ -618,6 +618,7 @@ void Write(Run& r, mongoc_client_t* client, const Op* ops, size_t n) {
 // commands carry at most 10 updates, one list's 170 updates are 17 commands.
 void WriteSpread(Run& r, mongoc_client_pool_t* pool, mongoc_client_t* client,
                  const std::vector<Op>& ops) {
+  if (ops.empty()) return;
   std::vector<size_t> starts;  // where each command begins
   size_t in_bulk = 0, updates = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -633,8 +634,8 @@ void WriteSpread(Run& r, mongoc_client_pool_t* pool, mongoc_client_t* client,
     Write(r, client, ops.data(), ops.size());
     return;
   }
-  const size_t per = (starts.size() + k - 1) / std::max<size_t>(k, 1);  // commands per piece
-  const size_t pieces = per == 0 ? 0 : (starts.size() + per - 1) / per;
+  const size_t per = (starts.size() + k - 1) / k;  // commands per piece
+  const size_t pieces = (starts.size() + per - 1) / per;
   Parallel(pool, static_cast<int>(pieces), pieces, [&](mongoc_client_t* c, size_t p) {
     const size_t b = starts[p * per];
     const size_t e = (p + 1) * per < starts.size() ? starts[(p + 1) * per] : ops.size();

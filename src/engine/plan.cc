@@ -123,16 +123,15 @@ class EarlyBeginning {
              std::optional<bool> has_ttl) {
     result_.started = pass.started;
     result_.has_ttl = has_ttl;
+    started_ = true;
     thread_ = std::thread([this, &store, &options, now, sweep = !pass.after] {
       BeginPass(store, options, now, sweep, /*list=*/true, &result_);
     });
   }
   // The result, or nullptr when none was started.
   PassBeginning* Join() {
-    if (!thread_.joinable()) return started_ ? &result_ : nullptr;
-    thread_.join();
-    started_ = true;
-    return &result_;
+    if (thread_.joinable()) thread_.join();
+    return started_ ? &result_ : nullptr;
   }
 
  private:

@@ -610,7 +610,6 @@ Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCoun
   std::atomic<size_t> next{0};
   std::mutex mu;
   Status first = Status::Ok();
-  bool failed = false;
   auto send = [&] {
     auto coll = impl_->Analytics();
     for (size_t i; (i = next++) < commands.size();) {
@@ -621,11 +620,8 @@ Status MongoStore::WriteAnalytics(std::vector<AnalyticsWrite>& writes, WriteCoun
       counts->inserted += c.inserted;
       counts->updated += c.updated;
       counts->deleted += c.deleted;
-      if (!st.ok() && !failed) {
-        first = st;
-        failed = true;
-      }
-      if (failed) next = commands.size();
+      if (!st.ok() && first.ok()) first = st;
+      if (!first.ok()) next = commands.size();
     }
   };
   std::vector<std::thread> senders;
